@@ -1,0 +1,1 @@
+"""Evaluation of sourced: dev question sets, scoring functions and the eval runner."""

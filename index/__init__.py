@@ -1,0 +1,1 @@
+"""Indexing side of sourced: documents in, token-bounded chunks, sentences, vectors out."""

@@ -1,0 +1,112 @@
+"""Sentence-aware, token-bounded chunking with tiktoken.
+
+A chunk is a run of whole sentences whose token count stays within ``max_tokens``; consecutive
+chunks share trailing sentences worth up to ``overlap_tokens``. A sentence that alone exceeds
+the budget is first cut into token windows (the only case where a cut falls inside a sentence),
+so every sentence record also fits the embedding model's window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tiktoken
+
+from index.records import Chunk, Document, Sentence, SplitDocument
+from index.sentences import sentence_spans, strip_span
+from index.tokenizer import get_encoding
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = 192
+    overlap_tokens: int = 48
+    encoding: str = "cl100k_base"
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 8:
+            raise ValueError(f"max_tokens must be at least 8. Currently, max_tokens is {self.max_tokens}.")
+        if not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ValueError(
+                "overlap_tokens must be >= 0 and less than max_tokens. "
+                f"Currently, overlap_tokens is {self.overlap_tokens} and max_tokens is {self.max_tokens}."
+            )
+
+
+class TokenChunker:
+    """Split documents into sentences and chunks.
+
+    Usage::
+
+        chunker = TokenChunker(ChunkSettings(max_tokens=128, overlap_tokens=32))
+        split = chunker.split(document)
+        assert all(document.text[c.char_start:c.char_end] == c.text for c in split.chunks)
+    """
+
+    def __init__(self, settings: ChunkSettings | None = None) -> None:
+        self.settings = settings or ChunkSettings()
+        self._enc: tiktoken.Encoding | None = None
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        if self._enc is None:
+            self._enc = get_encoding(self.settings.encoding)
+        return self._enc
+
+    def split(self, document: Document) -> SplitDocument:
+        sentences = self.sentences(document)
+        return SplitDocument(document, sentences, self.chunks(document, sentences))
+
+    def sentences(self, document: Document) -> list[Sentence]:
+        text, out = document.text, []
+        spans = list(sentence_spans(text))
+        counts = [len(t) for t in self.encoding.encode_ordinary_batch([text[s:e] for s, e in spans])]
+        for (start, end), n in zip(spans, counts, strict=True):
+            pieces = [(start, end, n)] if n <= self.settings.max_tokens else self._cut(text, start, end)
+            for s, e, k in pieces:
+                out.append(Sentence(document.doc_id, len(out), s, e, text[s:e], k))
+        return out
+
+    def _cut(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+        """Cut one overlong sentence into windows of at most ``max_tokens`` tokens."""
+        tokens = self.encoding.encode_ordinary(text[start:end])
+        decoded, offsets = self.encoding.decode_with_offsets(tokens)
+        if decoded != text[start:end]:  # cannot map tokens back to characters: cut by characters
+            step = max(1, (end - start) * self.settings.max_tokens // len(tokens))
+            bounds = list(range(start, end, step)) + [end]
+        else:
+            bounds = [start + offsets[i] for i in range(0, len(tokens), self.settings.max_tokens)]
+            bounds.append(end)
+        pieces = []
+        for s, e in zip(bounds, bounds[1:]):
+            s, e = strip_span(text, s, e)
+            if e > s:
+                pieces.append((s, e, len(self.encoding.encode_ordinary(text[s:e]))))
+        return pieces
+
+    def chunks(self, document: Document, sentences: list[Sentence]) -> list[Chunk]:
+        budget, overlap = self.settings.max_tokens, self.settings.overlap_tokens
+        chunks: list[Chunk] = []
+        i = 0
+        while i < len(sentences):
+            j, used = i, 0
+            while j < len(sentences) and used + sentences[j].n_tokens <= budget:
+                used += sentences[j].n_tokens
+                j += 1
+            j = max(j, i + 1)  # a sentence piece never exceeds the budget, but stay safe
+            first, last = sentences[i], sentences[j - 1]
+            start, end = first.char_start, last.char_end
+            n_tokens = len(self.encoding.encode_ordinary(document.text[start:end]))
+            chunks.append(
+                Chunk(document.doc_id, len(chunks), start, end, document.text[start:end], n_tokens, i, j)
+            )
+            if j >= len(sentences):
+                break
+            # Start the next chunk on trailing sentences worth up to `overlap` tokens.
+            k, back = j, 0
+            while k - 1 > i and back + sentences[k - 1].n_tokens <= overlap:
+                back += sentences[k - 1].n_tokens
+                k -= 1
+            i = k
+        return chunks
+

@@ -1,0 +1,77 @@
+"""Domain errors of sourced, in one place.
+
+The library raises these; the CLI turns them into exit codes and the HTTP API into status codes,
+each once, at its edge. Messages say what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class SourcedError(Exception):
+    """Base of every error meant to be shown to a user."""
+
+    http_status = 400
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DocumentFormatError(SourcedError):
+    """A file or record that cannot be read as an article."""
+
+    code = "bad_document"
+    http_status = 422
+
+
+class InvalidDocumentIdError(SourcedError):
+    code = "invalid_doc_id"
+    http_status = 422
+
+
+class DocumentNotFoundError(SourcedError):
+    code = "document_not_found"
+    http_status = 404
+    exit_code = 4
+
+
+class IndexNotFoundError(SourcedError):
+    code = "index_not_found"
+    http_status = 503
+    exit_code = 3
+
+
+class IndexMismatchError(SourcedError):
+    """The index on disk was built with other settings (model, tokenizer, chunking)."""
+
+    code = "index_mismatch"
+    http_status = 409
+    exit_code = 3
+
+
+class IndexCorruptError(SourcedError):
+    code = "index_corrupt"
+    http_status = 503
+    exit_code = 3
+
+
+class IndexBusyError(SourcedError):
+    """Another process holds the index's write lock."""
+
+    code = "index_busy"
+    http_status = 503
+    exit_code = 5
+
+
+class InvalidQueryError(SourcedError):
+    code = "invalid_query"
+    http_status = 422
+    exit_code = 2
+
+
+class ModelLoadError(SourcedError):
+    code = "model_load_failed"
+    http_status = 503
+    exit_code = 3

@@ -1,0 +1,503 @@
+"""Read articles into Documents: .txt, .md/.markdown (YAML front matter), .html/.htm, .jsonl.
+
+Bulk loading never stops at a bad file or record: it is skipped and reported as a LoadProblem.
+doc_ids are derived from stable inputs (relative path, id field, url) so that re-indexing the same
+corpus replaces documents instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from index.cleaning import clean_line, clean_text, normalize_date, normalize_url, source_from_url
+from index.errors import DocumentFormatError, InvalidDocumentIdError, SourcedError
+from index.records import Document, is_valid_doc_id, slugify
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "FieldMap",
+    "LoadProblem",
+    "LoadResult",
+    "clean_text",
+    "document_from_record",
+    "load_file",
+    "load_paths",
+    "normalize_date",
+    "normalize_url",
+]
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+MAX_TITLE_LINE = 200  # a longer first line is a paragraph, not a title
+MAX_DOC_ID = 128  # records.DOC_ID_PATTERN's limit
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which JSON keys hold which Document field, for JSONL input."""
+
+    id: str = "id"
+    title: str = "title"
+    text: str = "text"
+    url: str = "url"
+    published: str = "published"
+    source: str = "source"
+
+
+# Keys tried, in order, when the mapped key is missing: names common in scraped news dumps.
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "published": ("publish_date", "date", "published_at"),
+    "text": ("body", "content"),
+    "title": ("headline",),
+    "url": ("link",),
+}
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A file or record that was skipped, and why (shown to the user, not raised)."""
+
+    where: str  # "path/file.jsonl:17" or "path/file.html"
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+
+
+class _Collector:
+    """Accumulates a LoadResult, keeping the first of documents that share a doc_id."""
+
+    def __init__(self) -> None:
+        self.result = LoadResult()
+        self._first_where: dict[str, str] = {}
+
+    def add(self, document: Document, where: str) -> None:
+        first = self._first_where.get(document.doc_id)
+        if first is not None:
+            self.problem(where, f"duplicate doc_id {document.doc_id!r}, first read from {first}")
+            return
+        self._first_where[document.doc_id] = where
+        self.result.documents.append(document)
+
+    def problem(self, where: str, reason: str | Exception) -> None:
+        if isinstance(reason, SourcedError):
+            reason = reason.message.removeprefix(f"{where}: ")
+        self.result.problems.append(LoadProblem(where=where, reason=str(reason)))
+
+
+# ---------------------------------------------------------------------------- paths and files
+
+
+def load_paths(paths: Sequence[Path], field_map: FieldMap = FieldMap()) -> LoadResult:
+    """Load files and directory trees (recursively, sorted, hidden entries skipped)."""
+    collector = _Collector()
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            raise DocumentFormatError(f"{path}: no such file or directory")
+        if path.is_dir():
+            files: Iterator[Path] = _walk(path, collector, set())
+            root = path
+        else:
+            _check_suffix(path)
+            files, root = iter([path]), path.parent
+        for file in files:
+            key = file.resolve()
+            if key not in seen:  # the same file named twice, e.g. as itself and in its folder
+                seen.add(key)
+                _load_into(file, root, field_map, collector)
+    return collector.result
+
+
+def load_file(path: Path, root: Path | None = None, field_map: FieldMap = FieldMap()) -> LoadResult:
+    """Load one file; doc_ids of non-JSONL files come from its path relative to ``root``."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, use load_paths" if path.is_dir() else "no such file"
+        raise DocumentFormatError(f"{path}: {what}")
+    _check_suffix(path)
+    collector = _Collector()
+    _load_into(path, path.parent if root is None else Path(root), field_map, collector)
+    return collector.result
+
+
+def _check_suffix(path: Path) -> None:
+    """Reject a file the loaders cannot read, saying what they can."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(SUPPORTED_SUFFIXES)
+        raise DocumentFormatError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {supported}"
+        )
+
+
+def _walk(directory: Path, collector: _Collector, visited: set[Path]) -> Iterator[Path]:
+    """Supported, non-hidden files under a directory, depth first in name order."""
+    real = directory.resolve()
+    if real in visited:  # a symlink loop
+        return
+    visited.add(real)
+    try:
+        entries = sorted(directory.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        collector.problem(str(directory), f"cannot list directory: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry, collector, visited)
+        elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield entry
+
+
+def _load_into(path: Path, root: Path, field_map: FieldMap, collector: _Collector) -> None:
+    """Read one supported file into the collector, turning its failures into problems."""
+    where = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".jsonl":
+            _load_jsonl(path, field_map, collector)
+            return
+        raw = path.read_bytes()
+        file_id = _file_doc_id(path, root)
+        if suffix in (".md", ".markdown"):
+            document = _read_markdown(raw, where, file_id, path)
+        elif suffix in (".html", ".htm"):
+            document = _read_html(raw, where, file_id, path)
+        else:
+            document = _read_text(raw, where, file_id, path)
+    except (DocumentFormatError, InvalidDocumentIdError) as exc:
+        collector.problem(where, exc)
+    except OSError as exc:
+        collector.problem(where, f"cannot read file: {exc.strerror or exc}")
+    else:
+        collector.add(document, where)
+
+
+def _file_doc_id(path: Path, root: Path) -> str:
+    """Slug of the path relative to root, without suffix, with "/" as "--"."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        try:
+            rel = path.resolve().relative_to(root.resolve())
+        except ValueError:
+            rel = Path(path.name)
+    doc_id = "--".join(slugify(part) for part in rel.with_suffix("").parts)
+    if len(doc_id) > MAX_DOC_ID:  # deep trees: keep it unique with a hash of the full path
+        digest = hashlib.sha1(rel.as_posix().encode()).hexdigest()[:10]
+        doc_id = doc_id[: MAX_DOC_ID - 11].rstrip("-") + "-" + digest
+    return doc_id
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 text, falling back to Windows-1252, the usual encoding of older news dumps."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
+
+
+def _humanize(stem: str) -> str:
+    """A title from a file stem ("iraq_us-talks" -> "Iraq us talks")."""
+    words = re.sub(r"[-_\s]+", " ", stem).strip() or stem
+    return words[:1].upper() + words[1:]
+
+
+def _first_line_title(text: str) -> str | None:
+    """The first non-empty line when it is short enough to be a title."""
+    line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    return line if 0 < len(line) <= MAX_TITLE_LINE else None
+
+
+# ---------------------------------------------------------------------------- formats
+
+
+def _read_text(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+    """A plain-text article; its first short line is the title and stays in the text."""
+    return _build(
+        _decode(raw),
+        where=where,
+        meta={},
+        default_id=lambda _title, _url: file_id,
+        default_title=lambda text: _first_line_title(text) or _humanize(path.stem),
+        origin=where,
+    )
+
+
+_FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
+_H1_RE = re.compile(r"^\s{0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+
+
+def _read_markdown(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+    """A Markdown article with optional YAML front matter (title, url, published, source, id)."""
+    front_matter, body = _split_front_matter(_decode(raw), where)
+    meta = _fields(front_matter, FieldMap())
+    meta.pop("text", None)  # the body is the text, whatever the front matter says
+    return _build(
+        body,
+        where=where,
+        meta=meta,
+        default_id=lambda _title, _url: file_id,
+        default_title=lambda text: _markdown_heading(text) or _humanize(path.stem),
+        origin=where,
+    )
+
+
+def _split_front_matter(content: str, where: str) -> tuple[dict[str, Any], str]:
+    """Front matter mapping and body; no front matter gives an empty mapping."""
+    lines = content.lstrip("\ufeff").split("\n")
+    if lines[0].rstrip() != "---":
+        return {}, content
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        raise DocumentFormatError(
+            f"{where}: front matter opened with '---' on line 1 is never closed by a '---' line"
+        )
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise DocumentFormatError(f"{where}: malformed YAML front matter{at}: {problem}") from exc
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise DocumentFormatError(
+            f"{where}: front matter must be a mapping of keys to values, got {type(meta).__name__}"
+        )
+    return meta, "\n".join(lines[end + 1 :])
+
+
+def _markdown_heading(text: str) -> str | None:
+    """Text of the first level-1 ATX heading outside code fences."""
+    in_fence = False
+    for line in text.split("\n"):
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (match := _H1_RE.match(line)):
+            return match.group(1)
+    return None
+
+
+def _read_html(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+    """Main text of a web page (trafilatura) plus its title, url, date and site name."""
+    trafilatura = _import_trafilatura()
+    # trafilatura is a heuristic parser fed arbitrary pages: whatever it raises means "unreadable".
+    try:
+        html = trafilatura.utils.decode_file(raw)  # honours the page's declared charset
+        text = trafilatura.extract(
+            html,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            output_format="txt",
+        )
+        metadata = trafilatura.extract_metadata(html)
+    except Exception as exc:  # noqa: BLE001
+        raise DocumentFormatError(f"{where}: HTML could not be parsed: {exc}") from exc
+    if not text or not text.strip():
+        raise DocumentFormatError(f"{where}: no article text found in the HTML")
+    meta = {
+        "title": metadata.title,
+        "url": metadata.url,
+        "published": metadata.date,
+        "source": metadata.sitename,
+    }
+    # trafilatura separates paragraphs with one newline; a blank line matches the other formats.
+    return _build(
+        text.replace("\n", "\n\n"),
+        where=where,
+        meta={key: value for key, value in meta.items() if value},
+        default_id=lambda _title, _url: file_id,
+        default_title=lambda text: _first_line_title(text) or _humanize(path.stem),
+        origin=where,
+    )
+
+
+def _import_trafilatura() -> ModuleType:
+    """trafilatura, imported on first use so the other formats work without it."""
+    try:
+        import trafilatura
+        import trafilatura.utils
+    except ImportError as exc:
+        raise SourcedError(
+            f"reading HTML needs trafilatura, which failed to import: {exc} "
+            "(its dependency justext needs the lxml_html_clean package)"
+        ) from exc
+    return trafilatura
+
+
+def _load_jsonl(path: Path, field_map: FieldMap, collector: _Collector) -> None:
+    """One article per line; bad lines become problems with their line number."""
+    with path.open("rb") as lines:
+        for lineno, raw in enumerate(lines, start=1):
+            where = f"{path}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+            except UnicodeDecodeError:
+                collector.problem(where, "line is not valid UTF-8")
+                continue
+            except json.JSONDecodeError as exc:
+                collector.problem(where, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                continue
+            except RecursionError:
+                collector.problem(where, "invalid JSON: nested too deeply")
+                continue
+            if not isinstance(record, dict):
+                collector.problem(where, f"expected a JSON object, got {_json_type(record)}")
+                continue
+            try:
+                document = document_from_record(
+                    record, where=where, field_map=field_map, origin=str(path)
+                )
+            except (DocumentFormatError, InvalidDocumentIdError) as exc:
+                collector.problem(where, exc)
+            else:
+                collector.add(document, where)
+
+
+def _json_type(value: object) -> str:
+    """JSON's name for a decoded value's type."""
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+# ---------------------------------------------------------------------------- records
+
+_WHERE_LINE_RE = re.compile(r"^(?P<file>.+):(?P<line>\d+)$")
+
+
+def document_from_record(
+    record: dict,
+    *,
+    where: str,
+    field_map: FieldMap = FieldMap(),
+    origin: str | None = None,
+) -> Document:
+    """Build a Document from a JSON-like mapping; raises DocumentFormatError when unusable.
+
+    ``where`` ("news.jsonl:17") names the record in messages. A record with neither id nor url
+    gets the doc_id ``<file-stem>-<line>`` from it, so give each record a distinct ``where``.
+    """
+    if not isinstance(record, Mapping):
+        raise DocumentFormatError(f"{where}: expected a JSON object, got {_json_type(record)}")
+    meta = _fields(record, field_map)
+    text = meta.pop("text", None)
+    if text is None:
+        keys = ", ".join(repr(k) for k in (field_map.text, *FIELD_ALIASES["text"]))
+        raise DocumentFormatError(f"{where}: record has no text (looked for {keys})")
+    if not isinstance(text, str):
+        raise DocumentFormatError(f"{where}: text must be a string, got {_json_type(text)}")
+
+    def default_id(title: str, url: str | None) -> str:
+        if url:
+            digest = hashlib.sha1(normalize_url(url).encode("utf-8")).hexdigest()[:10]
+            return f"{slugify(title)[:40].strip('-') or 'doc'}-{digest}"
+        if match := _WHERE_LINE_RE.match(where):
+            return f"{slugify(Path(match['file']).stem)}-{match['line']}"
+        return slugify(where)
+
+    return _build(
+        text,
+        where=where,
+        meta=meta,
+        default_id=default_id,
+        default_title=lambda text: _first_line_title(text) or _shorten(text),
+        origin=origin,
+    )
+
+
+def _fields(record: Mapping[str, Any], field_map: FieldMap) -> dict[str, Any]:
+    """Document fields present in a record, found through the field map and its aliases."""
+    return {
+        name: value
+        for name in ("id", "title", "text", "url", "published", "source")
+        if (value := _pick(record, name, getattr(field_map, name))) is not None
+    }
+
+
+def _pick(record: Mapping[str, Any], name: str, key: str) -> Any:
+    """The record's value for a field: its mapped key, else the first alias present."""
+    for candidate in (key, *FIELD_ALIASES.get(name, ())):
+        if record.get(candidate) is not None:
+            return record[candidate]
+    return None
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    """The start of a text, cut at a word boundary, as a stand-in title."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+# ---------------------------------------------------------------------------- assembly
+
+
+def _build(
+    text: str,
+    *,
+    where: str,
+    meta: Mapping[str, Any],
+    default_id: Callable[[str, str | None], str],
+    default_title: Callable[[str], str],
+    origin: str | None,
+) -> Document:
+    """Clean and validate text and metadata (id, title, url, published, source) into a Document."""
+    text = clean_text(text)
+    if not text.strip():
+        raise DocumentFormatError(f"{where}: no text left after cleaning")
+    title = _one_line(_as_str(meta.get("title"), "title", where)) or default_title(text)
+    url = (_as_str(meta.get("url"), "url", where) or "").strip() or None
+    source = _one_line(_as_str(meta.get("source"), "source", where))
+    raw_id = meta.get("id")
+    if raw_id is None:
+        doc_id = default_id(title, url)
+    else:
+        doc_id = (_as_str(raw_id, "id", where) or "").strip()
+        if not is_valid_doc_id(doc_id):
+            raise InvalidDocumentIdError(
+                f"{where}: invalid doc id {doc_id!r}: use up to 128 letters, digits, '.', '_' "
+                "or '-', starting with a letter or digit, without '..'"
+            )
+    return Document(
+        doc_id=doc_id,
+        text=text,
+        title=title,
+        url=url,
+        published=normalize_date(meta.get("published")),
+        source=source or (source_from_url(url) if url else None),
+        origin=origin,
+    )
+
+
+def _as_str(value: Any, name: str, where: str) -> str | None:
+    """A scalar metadata value as a string; lists, mappings and the like are errors."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise DocumentFormatError(f"{where}: {name} must be a string, got {type(value).__name__}")
+
+
+def _one_line(value: str | None) -> str | None:
+    """Whitespace-collapsed, control-free single line, or None when empty."""
+    return None if value is None else clean_line(value) or None

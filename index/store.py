@@ -1,0 +1,327 @@
+"""The index on disk: one SQLite database holding documents, chunks, sentences and vectors.
+
+SQLite gives us atomic, durable transactions: each batch of documents is written in one
+transaction, so a crash or ``kill -9`` mid-indexing leaves every earlier batch intact and the
+interrupted one absent. The FAISS structures are rebuilt from the stored vectors on load.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from index.manifest import Manifest
+from index.records import Document, SplitDocument
+
+DB_NAME = "sourced.sqlite3"
+LOCK_NAME = "write.lock"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, url TEXT, published TEXT, source TEXT,
+    origin TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL,
+    indexed_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL, sent_start INTEGER NOT NULL, sent_end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
+CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ordinal);
+"""
+
+
+@dataclass
+class Snapshot:
+    """Everything the query side needs, read in one transaction (a consistent view).
+
+    Row ``i`` of ``chunk_vectors`` belongs to chunk ``i``; chunk ``i`` covers sentences
+    ``sent_offset[doc] + chunk_sent[i, 0] .. + chunk_sent[i, 1]`` of ``sentence_*`` arrays.
+    """
+
+    documents: dict[str, Document]
+    chunk_doc: list[str]
+    chunk_span: np.ndarray  # (n, 2) char_start, char_end
+    chunk_sent: np.ndarray  # (n, 2) global sentence row range [start, end)
+    chunk_vectors: np.ndarray  # (n, dim) float32
+    sent_doc: list[str]
+    sent_span: np.ndarray  # (m, 2)
+    sent_vectors: np.ndarray  # (m, dim)
+    generation: int
+
+    def chunk_text(self, i: int) -> str:
+        s, e = self.chunk_span[i]
+        return self.documents[self.chunk_doc[i]].text[s:e]
+
+    def sentence_text(self, j: int) -> str:
+        s, e = self.sent_span[j]
+        return self.documents[self.sent_doc[j]].text[s:e]
+
+
+class IndexStore:
+    """Read and write the index directory.
+
+    Usage::
+
+        store = IndexStore.create(index_dir, manifest)   # or IndexStore.open(index_dir)
+        with store.writer():
+            store.put([(split_doc, chunk_vectors, sentence_vectors)])
+        snapshot = store.snapshot()
+    """
+
+    def __init__(self, index_dir: Path, conn: sqlite3.Connection) -> None:
+        self.index_dir = index_dir
+        self._conn = conn
+
+    # -- opening ---------------------------------------------------------------------------
+    @staticmethod
+    def exists(index_dir: Path) -> bool:
+        _finish_interrupted_swap(index_dir)
+        return (index_dir / DB_NAME).is_file()
+
+    @classmethod
+    def open(cls, index_dir: Path) -> IndexStore:
+        path = index_dir / DB_NAME
+        _finish_interrupted_swap(index_dir)
+        if not path.is_file():
+            raise IndexNotFoundError(
+                f"No index at {index_dir}. Build one with: sourced index [PATH ...] "
+                "(set --index-dir or SOURCED_INDEX_DIR to use another place)."
+            )
+        store = cls(index_dir, _connect(path))
+        store._check_integrity()
+        return store
+
+    @classmethod
+    def create(cls, index_dir: Path, manifest: Manifest) -> IndexStore:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        conn = _connect(index_dir / DB_NAME)
+        with conn:
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('manifest', ?)",
+                (manifest.model_dump_json(),),
+            )
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
+        return cls(index_dir, conn)
+
+    def _check_integrity(self) -> None:
+        try:
+            ok = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(self.index_dir, str(exc)) from exc
+        if ok != "ok" or not {"meta", "documents", "chunks", "sentences"} <= tables:
+            raise _corrupt(self.index_dir, ok if ok != "ok" else "tables are missing")
+        if self._meta("manifest") is None:
+            raise _corrupt(self.index_dir, "the manifest is missing")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- metadata ----------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def manifest(self) -> Manifest:
+        raw = self._meta("manifest")
+        try:
+            return Manifest.model_validate_json(raw or "")
+        except ValueError as exc:
+            raise _corrupt(self.index_dir, f"unreadable manifest ({exc})") from exc
+
+    def replace_manifest(self, manifest: Manifest) -> None:
+        with self._conn:
+            self._conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'manifest'", (manifest.model_dump_json(),)
+            )
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every committed write: readers use it to notice a change."""
+        return int(self._meta("generation") or 0)
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the index's write lock (one writer at a time, across processes)."""
+        fd = os.open(self.index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBusyError(
+                    f"Another process is writing to the index at {self.index_dir}. "
+                    "Wait for it to finish and try again."
+                ) from exc
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def put(self, items: Iterable[tuple[SplitDocument, np.ndarray, np.ndarray]]) -> int:
+        """Add or replace documents with their vectors, all in one transaction."""
+        n = 0
+        with self._conn:
+            for split, chunk_vecs, sent_vecs in items:
+                doc = split.document
+                self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
+                self._conn.execute(
+                    "INSERT INTO documents(doc_id, title, url, published, source, origin, content_hash,"
+                    " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc.doc_id, doc.title, doc.url, doc.published, doc.source, doc.origin,
+                     doc.content_hash, doc.text),
+                )
+                self._conn.executemany(
+                    "INSERT INTO chunks(doc_id, ordinal, char_start, char_end, n_tokens, sent_start,"
+                    " sent_end, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(doc.doc_id, c.ordinal, c.char_start, c.char_end, c.n_tokens, c.sent_start,
+                      c.sent_end, _blob(v)) for c, v in zip(split.chunks, chunk_vecs, strict=True)],
+                )
+                self._conn.executemany(
+                    "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, n_tokens, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(doc.doc_id, s.ordinal, s.char_start, s.char_end, s.n_tokens, _blob(v))
+                     for s, v in zip(split.sentences, sent_vecs, strict=True)],
+                )
+                n += 1
+            self._bump()
+        return n
+
+    def remove(self, doc_ids: Iterable[str]) -> int:
+        with self._conn:
+            removed = sum(
+                self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (d,)).rowcount
+                for d in doc_ids
+            )
+            if removed:
+                self._bump()
+        return removed
+
+    def _bump(self) -> None:
+        self._conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def content_hashes(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
+
+    def count(self) -> dict[str, int]:
+        q = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
+        docs, chunks, sents = self._conn.execute(q).fetchone()
+        return {"documents": docs, "chunks": chunks, "sentences": sents}
+
+    def get_document(self, doc_id: str) -> Document | None:
+        row = self._conn.execute(
+            "SELECT doc_id, text, title, url, published, source, origin FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        return Document(*row) if row else None
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT doc_id, title, url, published, source, length(text), indexed_at FROM documents"
+            " ORDER BY doc_id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        keys = ("doc_id", "title", "url", "published", "source", "chars", "indexed_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def snapshot(self) -> Snapshot:
+        """Read everything in one read transaction, so writers cannot tear the view."""
+        dim = self.manifest.dim
+        with _read_transaction(self._conn):
+            gen = self.generation
+            documents = {
+                r[0]: Document(*r)
+                for r in self._conn.execute(
+                    "SELECT doc_id, text, title, url, published, source, origin FROM documents"
+                )
+            }
+            sent_rows = self._conn.execute(
+                "SELECT doc_id, char_start, char_end, vector FROM sentences ORDER BY doc_id, ordinal"
+            ).fetchall()
+            chunk_rows = self._conn.execute(
+                "SELECT doc_id, char_start, char_end, sent_start, sent_end, vector FROM chunks"
+                " ORDER BY doc_id, ordinal"
+            ).fetchall()
+        sent_base: dict[str, int] = {}
+        for j, r in enumerate(sent_rows):
+            sent_base.setdefault(r[0], j)
+        return Snapshot(
+            documents=documents,
+            chunk_doc=[r[0] for r in chunk_rows],
+            chunk_span=np.array([(r[1], r[2]) for r in chunk_rows], dtype=np.int64).reshape(-1, 2),
+            chunk_sent=np.array(
+                [(sent_base[r[0]] + r[3], sent_base[r[0]] + r[4]) for r in chunk_rows], dtype=np.int64
+            ).reshape(-1, 2),
+            chunk_vectors=_matrix([r[5] for r in chunk_rows], dim),
+            sent_doc=[r[0] for r in sent_rows],
+            sent_span=np.array([(r[1], r[2]) for r in sent_rows], dtype=np.int64).reshape(-1, 2),
+            sent_vectors=_matrix([r[3] for r in sent_rows], dim),
+            generation=gen,
+        )
+
+
+def _finish_interrupted_swap(index_dir: Path) -> None:
+    """A rebuild killed between its two renames leaves only ``<dir>.old``: put it back."""
+    old = index_dir.with_name(index_dir.name + ".old")
+    if not index_dir.exists() and (old / DB_NAME).is_file():
+        old.rename(index_dir)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED", check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged write survives even a power cut, not only a killed process.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt(path.parent, str(exc)) from exc
+    return conn
+
+
+@contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _matrix(blobs: list[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+
+
+def _corrupt(where: Path, detail: str) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"The index at {where} is damaged ({detail}) and will not be served. "
+        f"Rebuild it: sourced index --rebuild --index-dir {where}"
+    )
+

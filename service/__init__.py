@@ -1,0 +1,1 @@
+"""Query side of sourced: retrieval, answer extraction, citations, CLI and HTTP API."""

@@ -1,0 +1,226 @@
+"""The ``sourced`` command: a thin layer over the engine. Errors become exit codes here, once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from index.errors import SourcedError
+from service.config import Settings
+
+app = typer.Typer(
+    help="sourced: answers questions over news articles, with the exact sentence they came from.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+IndexDir = Annotated[
+    Path | None,
+    typer.Option("--index-dir", envvar="SOURCED_INDEX_DIR", help="Index directory [default: ./.sourced]."),
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(index_dir: Path | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if index_dir is not None:
+        values["index_dir"] = index_dir
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        raise SourcedError(f"Invalid settings: {exc}") from exc
+
+
+def _edge(func: F) -> F:
+    """Turn domain errors into a one-line message and their exit code; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SourcedError as exc:
+            typer.secho(f"error: {exc.message}", fg="red", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted: the index keeps every batch committed so far.", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _engine(settings: Settings):  # imported lazily: loading torch costs seconds, --help should not
+    from service.engine import Engine
+
+    return Engine(settings)
+
+
+@app.command()
+@_edge
+def index(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (.txt .md .html .jsonl) [default: corpus/].")] = None,
+    index_dir: IndexDir = None,
+    rebuild: Annotated[bool, typer.Option(help="Build a fresh index and swap it in when complete.")] = False,
+    prune: Annotated[bool, typer.Option(help="Remove indexed documents not found in PATHS.")] = False,
+    model: Annotated[str | None, typer.Option(help="Embedding model name or path [default: all-MiniLM-L6-v2].")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tiktoken tokens [default: 192].")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap between chunks in tokens [default: 48].")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Add new documents, replace changed ones, skip unchanged ones.
+
+    Document ids are stable (from the file path, or a JSONL record's id or url), so indexing the
+    same files twice creates no duplicates. Each batch is committed atomically: an interrupted
+    run keeps the previous index loadable. Example: sourced index corpus/ news.jsonl
+    """
+    from index.indexer import rebuild as rebuild_index
+    from index.loaders import load_paths
+
+    settings = _settings(index_dir, model=model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    engine = _engine(settings)
+    targets = paths or [settings.corpus_dir]
+    if rebuild:
+        loaded = load_paths(targets)
+        report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet)
+        report.problems = loaded.problems
+    else:
+        report = engine.index_paths(targets, prune=prune, progress=not quiet)
+    for problem in report.problems:
+        typer.secho(f"skipped {problem.where}: {problem.reason}", fg="yellow", err=True)
+    typer.echo(
+        f"{len(report.added)} added, {len(report.replaced)} replaced, {report.unchanged} unchanged, "
+        f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
+        f"in {report.seconds:.1f}s -> {settings.index_dir}"
+    )
+
+
+@app.command()
+@_edge
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Remove documents from the index by id (see `sourced documents`)."""
+    from service.engine import Engine
+
+    settings = _settings(index_dir)
+    unknown = Engine(settings).indexer.remove(doc_ids)
+    for doc_id in unknown:
+        typer.secho(f"not in the index: {doc_id}", fg="yellow", err=True)
+    typer.echo(f"{len(doc_ids) - len(unknown)} removed")
+    if unknown:
+        raise typer.Exit(4)
+
+
+@app.command()
+@_edge
+def documents(
+    index_dir: IndexDir = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+) -> None:
+    """List indexed documents (id, title, characters), as JSON lines."""
+    from index.store import IndexStore
+
+    store = IndexStore.open(_settings(index_dir).index_dir)
+    try:
+        for row in store.list_documents(offset, limit):
+            typer.echo(json.dumps(row, ensure_ascii=False))
+    finally:
+        store.close()
+
+
+@app.command()
+@_edge
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one question per line from stdin.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (JSON Lines for stdin).")] = False,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Chunks to retrieve [default: 5].")] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Answer a question from the indexed articles, citing the sentence it came from.
+
+    Builds the index from corpus/ first if there is none. Examples:
+
+      sourced ask "How many US troops are in Iraq?"
+
+      printf 'Who is the spokesman?\\nWhen did talks open?\\n' | sourced ask --json
+    """
+    logging.basicConfig(level=logging.WARNING)
+    engine = _engine(_settings(index_dir))
+    engine.start(build_if_missing=True)
+    if question is not None:
+        answer = engine.ask(question, top_k)
+        typer.echo(answer.model_dump_json() if as_json else _human(answer))
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            typer.echo(engine.ask(line.strip(), top_k).model_dump_json())
+        except SourcedError as exc:  # one bad line must not end a batch
+            typer.echo(json.dumps({"question": line.strip(), "error": exc.message, "code": exc.code}))
+
+
+def _human(answer: Any) -> str:
+    lines = []
+    if answer.answer is None:
+        lines.append(f"Not found in these articles. ({answer.reason})")
+        for p in answer.passages[:2]:
+            lines.append(f"  nearest: {p.title} [{p.doc_id}] \"{p.text[:160]}...\"")
+    else:
+        c = answer.citations[0]
+        lines.append(answer.answer)
+        lines.append(f"  \"{c.quote}\"")
+        when = f", published {c.published}" if c.published else ""
+        lines.append(f"  — {c.title} [{c.doc_id}, chars {c.char_start}-{c.char_end}{when}]")
+        if c.url:
+            lines.append(f"  {c.url}")
+    lines.append(f"  confidence {answer.confidence:.2f}, {answer.timings.total_ms:.0f} ms")
+    return "\n".join(lines)
+
+
+@app.command("eval")
+@_edge
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="JSONL: question, answers, answerable[, evidence].")] = Path("eval/seed_dev.jsonl"),
+    out: Annotated[Path, typer.Option(help="Folder for eval_report.json and eval_rows.jsonl.")] = Path("eval/out"),
+    index_dir: IndexDir = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
+) -> None:
+    """Measure answer accuracy, citation validity, abstention, retrieval and latency."""
+    from eval.run import format_summary, load_questions, run_eval, write_report
+
+    if not questions.is_file():
+        raise SourcedError(f"No question file at {questions}.")
+    try:
+        rows = load_questions(questions)
+    except ValueError as exc:
+        raise SourcedError(str(exc)) from exc
+    engine = _engine(_settings(index_dir))
+    engine.start(build_if_missing=True)
+    docs = engine.answerer.retriever.snapshot.documents
+
+    def text_of(doc_id: str) -> str | None:
+        doc = docs.get(doc_id)
+        return doc.text if doc else None
+
+    report = run_eval(rows, lambda q: engine.ask(q, top_k), text_of)
+    json_path, rows_path = write_report(report, out)
+    typer.echo(format_summary(report))
+    typer.echo(f"wrote {json_path} and {rows_path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

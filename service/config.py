@@ -1,0 +1,53 @@
+"""Settings: one typed object, read from SOURCED_* environment variables (or a .env file).
+
+Built by the app factory and the CLI, never at import, so tests pass ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.chunking import ChunkSettings
+from index.embedding import DEFAULT_MODEL
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_corpus_dir() -> Path:
+    """``./corpus`` when run from a checkout, else the corpus shipped beside the package."""
+    local = Path("corpus")
+    return local if local.is_dir() else PROJECT_ROOT / "corpus"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOURCED_", env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    index_dir: Path = Field(default=Path(".sourced"), description="Where the index lives.")
+    corpus_dir: Path = Field(default_factory=default_corpus_dir, description="Indexed on first run.")
+    model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model name or path.")
+    embedder: Literal["sentence-transformers", "hash"] = Field(
+        default="sentence-transformers", description="'hash' is a fast fake for tests and demos."
+    )
+    encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
+    # 192 tiktoken tokens keeps chunks inside MiniLM's 256-wordpiece window.
+    chunk_tokens: int = Field(default=192, ge=8, le=2048)
+    chunk_overlap: int = Field(default=48, ge=0)
+    top_k: int = Field(default=5, ge=1, le=50)
+    max_question_chars: int = Field(default=1000, ge=10)
+    api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be less than chunk_tokens ({self.chunk_tokens})."
+            )
+        return self
+
+    @property
+    def chunk_settings(self) -> ChunkSettings:
+        return ChunkSettings(self.chunk_tokens, self.chunk_overlap, self.encoding)

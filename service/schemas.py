@@ -1,0 +1,52 @@
+"""Public shapes of an answer: what the CLI's ``--json`` prints and the HTTP API returns."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """A verified quote: ``document.text[char_start:char_end] == quote``."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    published: str | None = None
+    quote: str = Field(description="The supporting sentence, verbatim.")
+    char_start: int = Field(description="Offset of the quote in the document text.")
+    char_end: int
+    answer_start: int | None = Field(
+        default=None, description="Offset of the answer in the document text (None if abstained)."
+    )
+    answer_end: int | None = None
+    score: float = 0.0
+
+
+class Passage(BaseModel):
+    """A retrieved chunk, shown as nearest evidence (also when the answer abstains)."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    published: str | None = None
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+
+
+class Timings(BaseModel):
+    retrieval_ms: float = 0.0
+    extraction_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str | None = Field(description="A verbatim span of the cited quote, or null.")
+    answer_type: str = Field(description="Expected answer type guessed from the question.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    reason: str | None = Field(default=None, description="Why the answer is null, if it is.")
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    timings: Timings = Field(default_factory=Timings)
