@@ -67,21 +67,27 @@ class TokenChunker:
                 out.append(Sentence(document.doc_id, len(out), s, e, text[s:e], k))
         return out
 
-    def _cut(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
-        """Cut one overlong sentence into windows of at most ``max_tokens`` tokens."""
+    def _cut(self, text: str, start: int, end: int, window: int | None = None) -> list[tuple[int, int, int]]:
+        """Cut one overlong sentence into pieces of at most ``max_tokens`` tokens."""
+        limit = self.settings.max_tokens
+        window = window or limit
         tokens = self.encoding.encode_ordinary(text[start:end])
         decoded, offsets = self.encoding.decode_with_offsets(tokens)
         if decoded != text[start:end]:  # cannot map tokens back to characters: cut by characters
-            step = max(1, (end - start) * self.settings.max_tokens // len(tokens))
+            step = max(1, (end - start) * window // len(tokens))
             bounds = list(range(start, end, step)) + [end]
         else:
-            bounds = [start + offsets[i] for i in range(0, len(tokens), self.settings.max_tokens)]
-            bounds.append(end)
+            bounds = [start + offsets[i] for i in range(0, len(tokens), window)] + [end]
         pieces = []
         for s, e in zip(bounds, bounds[1:]):
             s, e = strip_span(text, s, e)
-            if e > s:
-                pieces.append((s, e, len(self.encoding.encode_ordinary(text[s:e]))))
+            if e <= s:
+                continue
+            n = len(self.encoding.encode_ordinary(text[s:e]))
+            if n <= limit or e - s == 1:
+                pieces.append((s, e, n))
+            else:  # re-encoding a cut piece can merge differently: cut it finer
+                pieces.extend(self._cut(text, s, e, max(1, window * 3 // 4)))
         return pieces
 
     def chunks(self, document: Document, sentences: list[Sentence]) -> list[Chunk]:

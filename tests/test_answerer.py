@@ -1,0 +1,76 @@
+"""Answering on the real seed article with the fake embedder (fast) and the real spaCy model."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.errors import InvalidQueryError
+from service.citations import verify
+from service.engine import Engine
+from tests.conftest import SEED_ID, US_TROOPS_QUOTE
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, nlp):
+    from service.config import Settings
+    from tests.conftest import CORPUS
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("idx"), embedder="hash", corpus_dir=CORPUS)
+    eng = Engine(settings, nlp=nlp)
+    eng.start(build_if_missing=True, progress=False)
+    yield eng
+    eng.close()
+
+
+def _check_answer(engine, answer):
+    """Every returned citation verifies and the answer is a verbatim span of its quote."""
+    for c in answer.citations:
+        doc = engine.document(c.doc_id)
+        assert doc.text[c.char_start : c.char_end] == c.quote
+        assert doc.text[c.answer_start : c.answer_end] == answer.answer
+        assert answer.answer in c.quote
+        assert verify(c, doc, answer.answer)
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_us_troops(engine):
+    answer = engine.ask("How many US troops are in Iraq?")
+    _check_answer(engine, answer)
+    assert answer.answer == "2,500"
+    assert answer.answer_type == "number"
+    assert answer.citations[0].quote == US_TROOPS_QUOTE and answer.citations[0].doc_id == SEED_ID
+
+
+def test_qualifier_is_kept(engine):
+    answer = engine.ask("How many times have US and allied troops been targeted since mid-October?")
+    _check_answer(engine, answer)
+    assert answer.answer == "more than 165"
+
+
+def test_question_about_unmentioned_country_abstains(engine):
+    answer = engine.ask("How many British troops are in Iraq?")
+    assert answer.answer is None and answer.citations == []
+    assert "British" in answer.reason
+    assert answer.passages, "nearest passages are still shown"
+
+
+def test_why_question_answers_with_a_clause(engine):
+    answer = engine.ask("Why was the first round of talks suspended?")
+    _check_answer(engine, answer)
+    assert answer.answer.startswith("after a drone attack")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
+def test_empty_question_is_refused(engine, bad):
+    with pytest.raises(InvalidQueryError, match="empty"):
+        engine.ask(bad)
+
+
+def test_overlong_question_is_refused(engine):
+    with pytest.raises(InvalidQueryError, match="limit is 1000"):
+        engine.ask("why " * 400)
+
+
+def test_answers_never_echo_the_question(engine):
+    answer = engine.ask("Where in Iraq did the supreme military commission meet coalition forces?")
+    assert answer.answer is None or answer.answer.lower() not in "iraq"

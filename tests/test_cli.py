@@ -1,0 +1,83 @@
+"""The `sourced` command on the fake embedder: help, index, documents, remove, ask, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.conftest import CORPUS, SEED_ID
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCED_EMBEDDER", "hash")
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.chdir(tmp_path)  # no stray .env or ./corpus from the checkout
+    return tmp_path
+
+
+def test_help_explains_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("index", "remove", "documents", "ask", "eval"):
+        assert command in result.output
+    index_help = runner.invoke(app, ["index", "--help"]).output
+    for option in ("--index-dir", "--rebuild", "--prune", "--model", "--chunk-tokens", "SOURCED_INDEX_DIR"):
+        assert option in index_help
+
+
+def test_index_twice_gives_same_counts(env):
+    first = runner.invoke(app, ["index", str(CORPUS), "-q"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("1 added, 0 replaced, 0 unchanged")
+    second = runner.invoke(app, ["index", str(CORPUS), "-q"])
+    assert second.output.startswith("0 added, 0 replaced, 1 unchanged")
+    rows = [json.loads(line) for line in runner.invoke(app, ["documents"]).output.splitlines()]
+    assert [r["doc_id"] for r in rows] == [SEED_ID]
+
+
+def test_remove_known_and_unknown(env):
+    runner.invoke(app, ["index", str(CORPUS), "-q"])
+    result = runner.invoke(app, ["remove", SEED_ID, "not-there"])
+    assert result.exit_code == 4
+    assert "1 removed" in result.output and "not in the index: not-there" in result.output
+
+
+def test_documents_without_index_is_a_clear_error(env):
+    result = runner.invoke(app, ["documents"])
+    assert result.exit_code == 3
+    assert "No index at" in result.output and "sourced index" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_path_is_a_clear_error(env):
+    result = runner.invoke(app, ["index", str(env / "missing.txt")])
+    assert result.exit_code == 1 and "error:" in result.output and "Traceback" not in result.output
+
+
+def test_invalid_chunk_settings_are_explained(env):
+    result = runner.invoke(app, ["index", "--chunk-tokens", "32", "--chunk-overlap", "40"])
+    assert result.exit_code == 1 and "chunk_overlap" in result.output
+
+
+def test_ask_json_and_stdin_lines(env):
+    result = runner.invoke(app, ["ask", "How many US troops are in Iraq?", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["answer"] == "2,500"
+    assert {"question", "answer", "confidence", "citations", "passages"} <= answer.keys()
+    assert {"doc_id", "title", "url", "quote", "char_start", "char_end"} <= answer["citations"][0].keys()
+    result = runner.invoke(app, ["ask"], input="How many US troops are in Iraq?\n\n   \nHow many British troops are in Iraq?\n")
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [x["answer"] for x in lines] == ["2,500", None]
+
+
+def test_ask_for_a_person_prints_quote_and_source(env):
+    result = runner.invoke(app, ["ask", "How many US troops are in Iraq?"])
+    assert "2,500" in result.output and "Washington has 2,500 soldiers" in result.output
+    assert SEED_ID in result.output and "chars" in result.output
