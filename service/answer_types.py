@@ -44,14 +44,17 @@ _PERSON_NOUNS = (
     r"actor|actress|singer|player|senator|governor|judge|ceo|founder|author"
 )
 
+# Up to two modifiers may stand between "which" and its noun ("which terrorist group").
+_MODS = r"(?:[a-z-]+\s+){0,2}?"
+
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
                 r"|\bhow (old|far|long|big|large|tall|high)\b"), AnswerType.NUMBER),
-    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which) ({_DATE_NOUNS})\b|\bwhen\b"), AnswerType.DATE),
-    (re.compile(rf"\b(what|which) ({_ORG_NOUNS})\b"), AnswerType.ORG),
-    (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) ({_PLACE_NOUNS})\b"), AnswerType.PLACE),
-    (re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what) ({_PERSON_NOUNS})\b|\bwho\b|\bname of the ({_PERSON_NOUNS})\b"), AnswerType.PERSON),
+    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b|\bwhen\b"), AnswerType.DATE),
+    (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b"), AnswerType.ORG),
+    (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"), AnswerType.PLACE),
+    (re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what)\s+{_MODS}({_PERSON_NOUNS})\b|\bwho\b|\bname of the ({_PERSON_NOUNS})\b"), AnswerType.PERSON),
 ]
 
 

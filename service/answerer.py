@@ -9,12 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from spacy.language import Language
+from spacy.tokens import Doc, Span
 
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
 from service.answer_types import AnswerType, classify
 from service.citations import make_citation, verify
-from service.extraction import Candidate, clause_around, entity_candidates, free_text_answer
+from service.extraction import WHY, Candidate, clause_around, entity_candidates, free_text_answer
+from service.phrases import anchor_closeness, local_phrase, noun_phrases, place_phrases
 from service.retrieval import HybridRetriever, SentenceHit, content_words
 from service.schemas import Answer, Passage, Timings
 
@@ -42,6 +44,7 @@ class Choice:
     score: float
     context: float  # similarity of the answer's clause to the question
     fit: float
+    prox: float  # closeness in the parse tree to the words the question shares with the sentence
 
 
 def _sigmoid(x: float) -> float:
@@ -103,8 +106,10 @@ class Answerer:
         doc = snap.documents[snap.sent_doc[sent.row]]
         s_start, s_end = (int(x) for x in snap.sent_span[sent.row])
         answer_text = doc.text[s_start + choice.start : s_start + choice.end]
-        raw = 0.35 * sent.dense + 0.3 * choice.context + 0.25 * sent.overlap + 0.1 * choice.fit
-        confidence = _sigmoid(10 * (raw - 0.42))
+        # Confidence rests on the evidence (sentence similarity and shared words), the type fit
+        # and how close the answer sits to the question's words; a logistic squashes it to [0, 1].
+        raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
+        confidence = _sigmoid(10 * (raw - 0.4))
         reason = None
         missing = self._missing_constraints(q, doc.text)
         if missing:
@@ -126,30 +131,54 @@ class Answerer:
     ) -> Choice | None:
         snap = self.retriever.snapshot
         texts = [snap.sentence_text(s.row) for s in sentences]
-        if kind is AnswerType.OTHER:
+        qstems = set(content_words(question))
+        q_lower = question.lower()
+        asks_subject = _asks_for_subject(self.nlp(question))
+        found: list[tuple[SentenceHit, str, Candidate, float, Span]] = []
+        for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
+            anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
+            for cand, root in self._candidates(doc, kind, question):
+                words = set(content_words(cand.text))
+                novelty = len(words - qstems) / len(words) if words else 0.0
+                if _in_question(cand.text, q_lower) or (words and novelty == 0.0):
+                    continue
+                closeness = anchor_closeness(root, anchors) if anchors else None
+                prox = closeness if closeness is not None else 0.15
+                if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
+                    prox *= 0.5  # the question names its subject; the answer is another argument
+                found.append((sent, text, cand, prox, root))
+        if not found:
+            if kind is not AnswerType.OTHER:
+                return None
             best = sentences[0]
             start, end = free_text_answer(texts[0], question)
-            return Choice(best, start, end, best.score, best.dense, 0.6)
-        q_lower = question.lower()
-        qwords = set(content_words(question))
-        found: list[tuple[SentenceHit, str, Candidate, tuple[int, int]]] = []
-        for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
-            for cand in entity_candidates(doc, kind):
-                if _in_question(cand.text, q_lower):
-                    continue
-                found.append((sent, text, cand, clause_around(text, cand.start, cand.end)))
-        if not found:
-            return None
-        contexts = [text[a:b] for _, text, _, (a, b) in found]
+            return Choice(best, start, end, best.score, best.dense, 0.5, 0.15)
+        contexts = [_context(text, c, span) for _, text, c, _, span in found]
         sims = self.embedder.embed(contexts) @ qvec
-        best: Choice | None = None
-        for (sent, text, cand, (a, b)), sim in zip(found, sims, strict=True):
-            clause_words = set(content_words(text[a:b]))
-            local = len(qwords & clause_words) / len(qwords) if qwords else 0.0
-            score = 0.45 * sent.score + 0.3 * float(sim) + 0.15 * local + 0.1 * cand.fit
-            if best is None or score > best.score:
-                best = Choice(sent, cand.start, cand.end, score, float(sim), cand.fit)
-        return best
+        best_choice: Choice | None = None
+        for (sent, _, cand, prox, span), sim in zip(found, sims, strict=True):
+            score = (0.35 * sent.score + 0.3 * float(sim) + 0.15 * prox + 0.15 * cand.fit
+                     - 0.01 * max(0, len(span) - 6))
+            if best_choice is None or score > best_choice.score:
+                best_choice = Choice(sent, cand.start, cand.end, score, float(sim), cand.fit, prox)
+        return best_choice
+
+    def _candidates(self, doc: Doc, kind: AnswerType, question: str) -> list[tuple[Candidate, Span]]:
+        """Typed entities first; phrases of the parse for places and untyped questions."""
+        out = [(c, doc.char_span(c.start, c.end, alignment_mode="expand")) for c in entity_candidates(doc, kind)]
+        if kind is AnswerType.PLACE:
+            out += [(_phrase(p, "PLACE_PHRASE", 0.8), p) for p in place_phrases(doc)]
+        if kind in (AnswerType.ORG, AnswerType.PLACE):  # groups are often untagged noun phrases
+            out += [(_phrase(p, "PHRASE", 0.3), p) for p in noun_phrases(doc)]
+        if kind is AnswerType.OTHER and WHY.match(question):
+            # A reason is a clause, not a noun phrase: only causal clauses compete.
+            start, end = free_text_answer(doc.text, question)
+            if end - start < len(doc.text.rstrip(" .")):
+                span = doc.char_span(start, end, alignment_mode="expand")
+                out.append((Candidate(start, end, doc.text[start:end], "CLAUSE", 1.0), span))
+        elif kind is AnswerType.OTHER:
+            out += [(_phrase(p, "PHRASE", 0.6), p) for p in noun_phrases(doc)]
+        return [(c, span) for c, span in out if span is not None and len(span)]
 
     def _missing_constraints(self, question: str, doc_text: str) -> list[str]:
         """Names in the question that the cited article never mentions ("British" troops)."""
@@ -170,6 +199,28 @@ class Answerer:
         start, end = (int(x) for x in snap.chunk_span[row])
         return Passage(doc_id=doc.doc_id, title=doc.title, url=doc.url, published=doc.published,
                        text=doc.text[start:end], char_start=start, char_end=end, score=round(score, 5))
+
+
+def _context(text: str, cand: Candidate, span: Span) -> str:
+    """What the candidate says, to compare with the question: its own phrase for entities and
+    numbers, the surrounding clause for phrases that are already whole."""
+    if cand.label in ("PHRASE", "PLACE_PHRASE", "CLAUSE"):
+        return text[slice(*clause_around(text, cand.start, cand.end))]
+    return local_phrase(span).text
+
+
+def _asks_for_subject(qdoc: Doc) -> bool:
+    """True when the wh-word is the subject ("Who claimed...?"), or there is no other subject."""
+    wh = [t for t in qdoc if t.tag_ in ("WP", "WDT", "WRB", "WP$")]
+    if wh and wh[0].dep_ in ("nsubj", "nsubjpass"):
+        return True
+    if wh and wh[0].head.dep_ in ("nsubj", "nsubjpass") and wh[0].dep_ == "det":
+        return True  # "Which group claimed...?"
+    return not any(t.dep_ in ("nsubj", "nsubjpass") and t.tag_ not in ("WP", "WDT") for t in qdoc)
+
+
+def _phrase(span: Span, label: str, fit: float) -> Candidate:
+    return Candidate(span.start_char, span.end_char, span.text, label, fit)
 
 
 def _in_question(candidate: str, question_lower: str) -> bool:

@@ -29,6 +29,7 @@ _NUMBER = re.compile(
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
+WHY = re.compile(r"\s*(why|how come)\b|.*\bfor what reason\b", re.IGNORECASE)
 _CAUSAL = re.compile(
     r"\b(because(?: of)?|due to|after|following|in (?:retaliation|response) (?:for|to)|"
     r"as a result of|so that|in order to|amid|since)\b",
@@ -102,7 +103,7 @@ def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
 def free_text_answer(text: str, question: str) -> tuple[int, int]:
     """Shortest supporting clause: a causal clause for "why", else the whole sentence."""
     body_end = len(text.rstrip(" .!?\"”’"))
-    if re.match(r"\s*(why|how come)\b", question, re.IGNORECASE):
+    if WHY.match(question):
         m = _CAUSAL.search(text)
         if m:
             _, clause_end = clause_around(text, m.start(), m.end())

@@ -65,6 +65,8 @@ def test_british_troops_abstain(engine):
         ("When did the first round of talks open?", "January 27"),
         ("How many troops does Washington have in Syria?", "some 900"),
         ("Which group claimed most of the attacks?", "the Islamic Resistance in Iraq"),
+        # Qualifiers change a number's meaning and stay in the answer.
+        ("How many times have US and allied troops been targeted since mid-October?", "more than 165"),
     ],
 )
 def test_more_seed_questions(engine, question, expected):

@@ -1,0 +1,115 @@
+"""Untyped answer candidates from the dependency parse: noun phrases and prepositional phrases.
+
+For "what" questions there is no entity type to look for. The answer is usually a phrase that
+hangs off a word the question shares with the sentence ("trying to *prevent* -> a re-emergence
+of ISIS terrorists"), so candidates are phrases, scored by their distance in the parse tree to
+those shared words.
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span, Token
+
+MAX_PHRASE_TOKENS = 14
+_PLACE_PREPS = {"in", "at", "outside", "inside", "near", "across", "throughout", "from", "on"}
+
+
+def _trim(span: Span) -> Span:
+    """Drop leading and trailing punctuation, conjunctions and relative clauses' commas."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and (doc[start].is_punct or doc[start].pos_ in ("CCONJ", "SCONJ")):
+        start += 1
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].pos_ in ("CCONJ", "SCONJ", "ADP")):
+        end -= 1
+    return doc[start:end]
+
+
+_OPEN = "“\"‘'([{"
+_CLOSE = ".,;:!?”’\")]}'"
+
+
+def whole_words(span: Span) -> Span:
+    """Widen a span to whole words: the parser splits "re-emergence" and may cut inside it."""
+    text, a, b = span.doc.text, span.start_char, span.end_char
+    while a > 0 and not text[a - 1].isspace() and text[a - 1] not in _OPEN:
+        a -= 1
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    while b > a and text[b - 1] in _CLOSE:
+        b -= 1
+    return span.doc.char_span(a, b, alignment_mode="expand") or span
+
+
+def _subtree(token: Token) -> Span:
+    return token.doc[token.left_edge.i : token.right_edge.i + 1]
+
+
+def noun_phrases(doc: Doc) -> list[Span]:
+    """Noun chunks and, when short enough, the full phrase each chunk heads (with its of/for...)."""
+    out: list[Span] = []
+    for chunk in doc.noun_chunks:
+        if chunk.root.pos_ == "PRON":
+            continue
+        out.append(_trim(chunk))
+        full = _trim(_subtree(chunk.root))
+        if full.end - full.start <= MAX_PHRASE_TOKENS and (full.start, full.end) != (chunk.start, chunk.end):
+            out.append(full)
+    return [whole_words(s) for s in out if len(s) > 0]
+
+
+def place_phrases(doc: Doc) -> list[Span]:
+    """Prepositional phrases of place ("in areas outside Syrian government control")."""
+    out = []
+    for tok in doc:
+        if tok.dep_ == "prep" and tok.lower_ in _PLACE_PREPS and tok.head.pos_ in ("VERB", "AUX"):
+            span = whole_words(_trim(_subtree(tok)))
+            if 1 < len(span) <= MAX_PHRASE_TOKENS:
+                out.append(span)
+    return out
+
+
+def tree_distance(a: Token, b: Token) -> int:
+    """Edges between two tokens in the dependency tree."""
+    ancestors = {a.i: 0}
+    for depth, tok in enumerate(a.ancestors, start=1):
+        ancestors[tok.i] = depth
+    if b.i in ancestors:
+        return ancestors[b.i]
+    for depth, tok in enumerate(b.ancestors, start=1):
+        if tok.i in ancestors:
+            return depth + ancestors[tok.i]
+    return len(a.doc)  # different sentences of one parse: far apart
+
+
+def anchor_closeness(span: Span, anchors: list[Token]) -> float | None:
+    """Mean of 1/(1+distance) from the phrase's root to each question word outside it.
+
+    The mean, not the nearest: an answer should sit close to all of what the question names.
+    """
+    outside = [t for t in anchors if not span.start <= t.i < span.end]
+    if not outside:
+        return None
+    return sum(1.0 / (1.0 + tree_distance(span.root, t)) for t in outside) / len(outside)
+
+
+_MODIFIER_DEPS = {"nummod", "quantmod", "amod", "compound", "det", "poss", "npadvmod"}
+
+
+def local_phrase(span: Span) -> Span:
+    """The phrase a candidate belongs to: "2,500" -> "2,500 soldiers in Iraq" (conjuncts cut).
+
+    Comparing this phrase with the question tells which of two numbers in one sentence the
+    question asks for ("2,500 soldiers in Iraq and some 900 troops in Syria").
+    """
+    root = span.root
+    head = root.head if root.dep_ in _MODIFIER_DEPS and root.head.pos_ in ("NOUN", "PROPN") else root
+    if head.pos_ not in ("NOUN", "PROPN"):
+        return span
+    tokens = [head] + [
+        t for child in head.children if child.dep_ not in ("conj", "cc", "punct", "appos", "relcl")
+        for t in child.subtree
+    ]
+    lo, hi = min(t.i for t in tokens), max(t.i for t in tokens)
+    lo, hi = min(lo, span.start), max(hi, span.end - 1)
+    return span.doc[lo : hi + 1]
