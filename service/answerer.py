@@ -94,7 +94,8 @@ class Answerer:
         if not sentences:
             return Answer(**base, answer=None, confidence=0.0, reason="The index holds no articles to search.",
                           timings=_timings(t0, t1))
-        choice = self._choose(q, qvec, kind, sentences)
+        qdoc = self.nlp(q)  # parsed once: subject test and name check both read it
+        choice = self._choose(q, qdoc, qvec, kind, sentences)
         if choice is None:
             best = sentences[0]
             conf = _sigmoid(8 * (0.5 * best.dense + 0.5 * best.overlap - 0.75))
@@ -111,7 +112,7 @@ class Answerer:
         raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
         confidence = _sigmoid(10 * (raw - 0.4))
         reason = None
-        missing = self._missing_constraints(q, doc.text)
+        missing = self._missing_constraints(qdoc, doc.text)
         if missing:
             confidence, reason = min(confidence, 0.2), f"The articles do not mention {', '.join(missing)}."
         elif confidence < ABSTAIN_BELOW:
@@ -127,13 +128,13 @@ class Answerer:
                       timings=_timings(t0, t1, t2))
 
     def _choose(
-        self, question: str, qvec: np.ndarray, kind: AnswerType, sentences: list[SentenceHit]
+        self, question: str, qdoc: Doc, qvec: np.ndarray, kind: AnswerType, sentences: list[SentenceHit]
     ) -> Choice | None:
         snap = self.retriever.snapshot
         texts = [snap.sentence_text(s.row) for s in sentences]
         qstems = set(content_words(question))
         q_lower = question.lower()
-        asks_subject = _asks_for_subject(self.nlp(question))
+        asks_subject = _asks_for_subject(qdoc)
         found: list[tuple[SentenceHit, str, Candidate, float, Span]] = []
         for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
@@ -180,11 +181,11 @@ class Answerer:
             out += [(_phrase(p, "PHRASE", 0.6), p) for p in noun_phrases(doc)]
         return [(c, span) for c, span in out if span is not None and len(span)]
 
-    def _missing_constraints(self, question: str, doc_text: str) -> list[str]:
+    def _missing_constraints(self, qdoc: Doc, doc_text: str) -> list[str]:
         """Names in the question that the cited article never mentions ("British" troops)."""
         text = doc_text.lower()
         missing = []
-        for ent in self.nlp(question).ents:
+        for ent in qdoc.ents:
             if ent.label_ not in _CONSTRAINT_LABELS:
                 continue
             name = ent.text.lower().removeprefix("the ")

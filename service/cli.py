@@ -218,6 +218,38 @@ def evaluate(
     typer.echo(f"wrote {json_path} and {rows_path}")
 
 
+@app.command()
+@_edge
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    index_dir: IndexDir = None,
+) -> None:
+    """Serve the HTTP API and the web form (API docs at /docs).
+
+    Builds the index from corpus/ first if there is none.
+
+    Writes (POST and DELETE /documents) need SOURCED_API_KEY set.
+
+    Example: sourced serve --port 8080
+    """
+    import uvicorn
+
+    from service.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    settings = _settings(index_dir)
+    engine = _engine(settings)
+    typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
+    engine.start(build_if_missing=True, progress=False)  # here, so errors are one line, not a traceback
+    writes = "enabled" if settings.api_key else "disabled (set SOURCED_API_KEY to enable them)"
+    typer.echo(f"serving on http://{host}:{port}/ (API docs at /docs); writes {writes}. Ctrl+C stops.")
+    try:
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+    finally:
+        engine.close()
+
+
 def main() -> None:
     app()
 
