@@ -74,9 +74,11 @@ class Engine:
         return report
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._write_lock:
+            self._answerer = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def _refresh(self) -> None:
         assert self._store is not None and self._nlp is not None
@@ -87,9 +89,19 @@ class Engine:
 
     @property
     def answerer(self) -> Answerer:
-        if self._answerer is None:
+        answerer = self._answerer
+        if answerer is None:
             raise IndexNotFoundError("The engine is not started: the index is not loaded yet.")
-        return self._answerer
+        # Another process (`sourced index`, a second server) may have committed: one small
+        # query tells, and the new state is loaded before answering from it.
+        if self._store is not None and self._store.generation != answerer.retriever.snapshot.generation:
+            with self._write_lock:
+                if self._store is not None and self._answerer is not None and (
+                    self._store.generation != self._answerer.retriever.snapshot.generation
+                ):
+                    self._refresh()
+            answerer = self._answerer or answerer
+        return answerer
 
     @property
     def ready(self) -> bool:

@@ -68,3 +68,22 @@ def test_overlong_question_is_refused(engine):
 def test_answers_never_echo_the_question(engine):
     answer = engine.ask("Where in Iraq did the supreme military commission meet coalition forces?")
     assert answer.answer is None or answer.answer.lower() not in "iraq"
+
+
+def test_engine_sees_writes_from_another_process(tmp_path, nlp):
+    from index.embedding import HashEmbedder
+    from index.indexer import Indexer
+    from index.records import Document
+    from service.config import Settings
+    from tests.conftest import CORPUS
+
+    settings = Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=CORPUS)
+    eng = Engine(settings, nlp=nlp)
+    eng.start(build_if_missing=True, progress=False)
+    # A second writer, as `sourced index` in another process would be.
+    other = Indexer(settings.index_dir, HashEmbedder(), settings.chunk_settings)
+    other.run([Document("late-news", "The zebra count in Kenya reached 4,321 this year.", "Zebras")], progress=False)
+    answer = eng.ask("What was the zebra count in Kenya?")
+    assert answer.passages[0].doc_id == "late-news"
+    eng.close()
+    assert not eng.ready

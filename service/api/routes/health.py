@@ -1,0 +1,26 @@
+"""``/health`` (the process is up) and ``/ready`` (the index is loaded and answering)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """Liveness: always 200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "The index is not loaded."}})
+def ready(request: Request) -> Any:
+    """Readiness: 200 with document, chunk and sentence counts, or 503."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None or not engine.ready:
+        body = {"ready": False, "detail": "The index is not loaded yet.", "code": "not_ready"}
+        return JSONResponse(body, status_code=503)
+    return {"ready": True, **engine.counts()}
