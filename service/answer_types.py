@@ -29,7 +29,6 @@ FALLBACK_LABELS: dict[AnswerType, tuple[str, ...]] = {
     AnswerType.PERSON: ("ORG", "NORP"),
     AnswerType.ORG: ("PERSON", "GPE"),
     AnswerType.PLACE: ("ORG", "NORP"),
-    AnswerType.NUMBER: ("DATE",),  # "how long", "how old" are sometimes tagged as dates
 }
 
 _ORG_NOUNS = (
@@ -50,7 +49,7 @@ _MODS = r"(?:[a-z-]+\s+){0,2}?"
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
-                r"|\bhow (old|far|long|big|large|tall|high)\b"), AnswerType.NUMBER),
+                r"|\bhow (old|far|long|big|large|tall|high|often)\b"), AnswerType.NUMBER),
     (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b|\bwhen\b"), AnswerType.DATE),
     (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b"), AnswerType.ORG),
     (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"), AnswerType.PLACE),

@@ -143,6 +143,9 @@ class Answerer:
                 novelty = len(words - qstems) / len(words) if words else 0.0
                 if _in_question(cand.text, q_lower) or (words and novelty == 0.0):
                     continue
+                if cand.label == "PERSON" and words & qstems:
+                    continue  # the person the question is about is not its answer
+
                 closeness = anchor_closeness(root, anchors) if anchors else None
                 prox = closeness if closeness is not None else 0.15
                 if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
@@ -178,7 +181,8 @@ class Answerer:
                 span = doc.char_span(start, end, alignment_mode="expand")
                 out.append((Candidate(start, end, doc.text[start:end], "CLAUSE", 1.0), span))
         elif kind is AnswerType.OTHER:
-            out += [(_phrase(p, "PHRASE", 0.6), p) for p in noun_phrases(doc)]
+            # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
+            out += [(_phrase(p, "PHRASE", 0.6 + 0.002 * len(p)), p) for p in noun_phrases(doc)]
         return [(c, span) for c, span in out if span is not None and len(span)]
 
     def _missing_constraints(self, qdoc: Doc, doc_text: str) -> list[str]:

@@ -26,6 +26,11 @@ _NUMBER = re.compile(
     r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
 )
+_CONCRETE_DATE = re.compile(
+    r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+    r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(spring|summer|autumn|fall|winter)\b",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
@@ -70,6 +75,8 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
         else:
             continue
         start, end = ent.start_char, ent.end_char
+        if ent.label_ in ("DATE", "TIME") and not _CONCRETE_DATE.search(ent.text):
+            fit *= 0.5  # "the year", "the following day": a date only relative to the text
         if kind is AnswerType.NUMBER:
             if _YEAR.match(ent.text):
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 from spacy.tokens import Doc, Span, Token
 
 MAX_PHRASE_TOKENS = 14
+_NOT_PLACES = {"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"}
 _PLACE_PREPS = {"in", "at", "outside", "inside", "near", "across", "throughout", "from", "on"}
 
 
@@ -38,6 +39,10 @@ def whole_words(span: Span) -> Span:
         b += 1
     while b > a and text[b - 1] in _CLOSE:
         b -= 1
+    piece = text[a:b]
+    for open_, close in (("“", "”"), ("‘", "’"), ("(", ")")):
+        if piece.count(open_) > piece.count(close) and text[b : b + 1] == close:
+            b += 1  # keep a quotation whole: "a “progressive pullout”"
     return span.doc.char_span(a, b, alignment_mode="expand") or span
 
 
@@ -63,6 +68,9 @@ def place_phrases(doc: Doc) -> list[Span]:
     out = []
     for tok in doc:
         if tok.dep_ == "prep" and tok.lower_ in _PLACE_PREPS and tok.head.pos_ in ("VERB", "AUX"):
+            objects = [c for c in tok.children if c.dep_ == "pobj"]
+            if any(o.ent_type_ in _NOT_PLACES for o in objects):
+                continue  # "on Sunday", "in 2014": time, not place
             span = whole_words(_trim(_subtree(tok)))
             if 1 < len(span) <= MAX_PHRASE_TOKENS:
                 out.append(span)
