@@ -3,6 +3,9 @@
 SQLite gives us atomic, durable transactions: each batch of documents is written in one
 transaction, so a crash or ``kill -9`` mid-indexing leaves every earlier batch intact and the
 interrupted one absent. The FAISS structures are rebuilt from the stored vectors on load.
+
+One ``IndexStore`` may be shared by threads (the HTTP app's request threads): each of its two
+connections is used by one thread at a time, behind its own lock.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from index.manifest import Manifest
 from index.records import Document, SplitDocument
 
 DB_NAME = "sourced.sqlite3"
+NEW_DB_NAME = DB_NAME + ".new"  # a database being created; renamed to DB_NAME once complete
 LOCK_NAME = "write.lock"
 
 _SCHEMA = """
@@ -88,6 +93,16 @@ class IndexStore:
     def __init__(self, index_dir: Path, conn: sqlite3.Connection) -> None:
         self.index_dir = index_dir
         self._conn = conn
+        # sqlite3 lets threads share a connection (check_same_thread=False) but not use it at
+        # the same time: a transaction is per connection, so a concurrent statement would land
+        # inside another thread's. Re-entrant: ``snapshot`` reads the manifest inside its own.
+        self._lock = threading.RLock()
+        # ``generation`` is checked before every query: it gets its own connection, so that
+        # check never waits behind a snapshot being read on ``_conn``.
+        self._probe: sqlite3.Connection | None = None
+        self._probe_lock = threading.Lock()
+        self._closed = False
+        self._inode = _inode(index_dir / DB_NAME)
 
     # -- opening ---------------------------------------------------------------------------
     @staticmethod
@@ -110,34 +125,52 @@ class IndexStore:
 
     @classmethod
     def create(cls, index_dir: Path, manifest: Manifest) -> IndexStore:
+        """Create an empty index, or open the one another process has just created.
+
+        The database is built under another name and renamed into place when complete: a
+        process killed half way through must not leave tables without a manifest, which the
+        next start would refuse as damaged (``executescript`` commits each CREATE on its own).
+        """
         index_dir.mkdir(parents=True, exist_ok=True)
-        conn = _connect(index_dir / DB_NAME)
-        with conn:
-            conn.executescript(_SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('manifest', ?)",
-                (manifest.model_dump_json(),),
-            )
-            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
-        return cls(index_dir, conn)
+        with write_lock(index_dir):  # no one else is creating, so a leftover NEW_DB_NAME is stale
+            if not (index_dir / DB_NAME).is_file():
+                _build_empty(index_dir / NEW_DB_NAME, manifest)
+                os.replace(index_dir / NEW_DB_NAME, index_dir / DB_NAME)
+                _fsync_dir(index_dir)
+        return cls.open(index_dir)
 
     def _check_integrity(self) -> None:
-        try:
-            ok = self._conn.execute("PRAGMA quick_check").fetchone()[0]
-            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.DatabaseError as exc:
-            raise _corrupt(self.index_dir, str(exc)) from exc
-        if ok != "ok" or not {"meta", "documents", "chunks", "sentences"} <= tables:
-            raise _corrupt(self.index_dir, ok if ok != "ok" else "tables are missing")
-        if self._meta("manifest") is None:
-            raise _corrupt(self.index_dir, "the manifest is missing")
+        with self._lock:
+            try:
+                ok = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+            except sqlite3.DatabaseError as exc:
+                raise _corrupt(self.index_dir, str(exc)) from exc
+            if ok != "ok" or not {"meta", "documents", "chunks", "sentences"} <= tables:
+                raise _corrupt(self.index_dir, ok if ok != "ok" else "tables are missing")
+            if self._meta("manifest") is None:
+                raise _corrupt(self.index_dir, "the manifest is missing")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock, self._probe_lock:
+            self._closed = True
+            self._conn.close()
+            if self._probe is not None:
+                self._probe.close()
+
+    @property
+    def replaced(self) -> bool:
+        """True when another database file now sits at our path (``sourced index --rebuild``).
+
+        Our connections keep reading the old file; the caller should open the store again.
+        """
+        now = _inode(self.index_dir / DB_NAME)
+        return now is not None and now != self._inode
 
     # -- metadata ----------------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     @property
@@ -149,37 +182,33 @@ class IndexStore:
             raise _corrupt(self.index_dir, f"unreadable manifest ({exc})") from exc
 
     def replace_manifest(self, manifest: Manifest) -> None:
-        with self._conn:
+        with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'manifest'", (manifest.model_dump_json(),)
             )
 
     @property
     def generation(self) -> int:
-        """Bumped by every committed write: readers use it to notice a change."""
-        return int(self._meta("generation") or 0)
+        """Bumped by every committed write: readers use it to notice a change.
+
+        Committed state only (WAL: it never waits for a writer), from any thread.
+        """
+        with self._probe_lock:
+            if self._closed:
+                raise IndexNotFoundError("The index is closed: the service is shutting down.")
+            if self._probe is None:
+                self._probe = _connect(self.index_dir / DB_NAME)
+            return _generation(self._probe)
 
     # -- writing -----------------------------------------------------------------------------
-    @contextmanager
-    def writer(self) -> Iterator[None]:
+    def writer(self) -> AbstractContextManager[None]:
         """Hold the index's write lock (one writer at a time, across processes)."""
-        fd = os.open(self.index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise IndexBusyError(
-                    f"Another process is writing to the index at {self.index_dir}. "
-                    "Wait for it to finish and try again."
-                ) from exc
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        return write_lock(self.index_dir)
 
     def put(self, items: Iterable[tuple[SplitDocument, np.ndarray, np.ndarray]]) -> int:
         """Add or replace documents with their vectors, all in one transaction."""
         n = 0
-        with self._conn:
+        with self._lock, self._conn:
             for split, chunk_vecs, sent_vecs in items:
                 doc = split.document
                 self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
@@ -206,7 +235,7 @@ class IndexStore:
         return n
 
     def remove(self, doc_ids: Iterable[str]) -> int:
-        with self._conn:
+        with self._lock, self._conn:
             removed = sum(
                 self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (d,)).rowcount
                 for d in doc_ids
@@ -222,34 +251,39 @@ class IndexStore:
 
     # -- reading -----------------------------------------------------------------------------
     def content_hashes(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
+        with self._lock:
+            return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
 
     def count(self) -> dict[str, int]:
         q = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
-        docs, chunks, sents = self._conn.execute(q).fetchone()
+        with self._lock:
+            docs, chunks, sents = self._conn.execute(q).fetchone()
         return {"documents": docs, "chunks": chunks, "sentences": sents}
 
     def get_document(self, doc_id: str) -> Document | None:
-        row = self._conn.execute(
-            "SELECT doc_id, text, title, url, published, source, origin FROM documents WHERE doc_id = ?",
-            (doc_id,),
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc_id, text, title, url, published, source, origin FROM documents"
+                " WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
         return Document(*row) if row else None
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> list[dict]:
-        rows = self._conn.execute(
-            "SELECT doc_id, title, url, published, source, length(text), indexed_at FROM documents"
-            " ORDER BY doc_id LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, title, url, published, source, length(text), indexed_at FROM documents"
+                " ORDER BY doc_id LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
         keys = ("doc_id", "title", "url", "published", "source", "chars", "indexed_at")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def snapshot(self) -> Snapshot:
         """Read everything in one read transaction, so writers cannot tear the view."""
         dim = self.manifest.dim
-        with _read_transaction(self._conn):
-            gen = self.generation
+        with self._lock, _read_transaction(self._conn):
+            gen = _generation(self._conn)  # inside the transaction: it labels exactly this view
             documents = {
                 r[0]: Document(*r)
                 for r in self._conn.execute(
@@ -286,6 +320,66 @@ def _finish_interrupted_swap(index_dir: Path) -> None:
     old = index_dir.with_name(index_dir.name + ".old")
     if not index_dir.exists() and (old / DB_NAME).is_file():
         old.rename(index_dir)
+
+
+@contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's write lock (one writer at a time, across processes).
+
+    ``flock`` is released by the kernel when its holder dies, so a killed writer never leaves
+    the index locked.
+    """
+    fd = os.open(index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusyError(
+                f"Another process is writing to the index at {index_dir}. "
+                "Wait for it to finish and try again."
+            ) from exc
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _build_empty(path: Path, manifest: Manifest) -> None:
+    """Write a complete empty database at ``path``: schema, manifest and generation, durably."""
+    for leftover in (path, path.with_name(path.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+    # Rollback journal (not WAL) here: the file must hold everything once closed, with no
+    # -wal beside it to lose in the rename. ``_connect`` switches it to WAL when opened.
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript("BEGIN;" + _SCHEMA)
+        conn.execute("INSERT INTO meta(key, value) VALUES ('manifest', ?)", (manifest.model_dump_json(),))
+        conn.execute("INSERT INTO meta(key, value) VALUES ('generation', '0')")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (it lives in the directory, not in the file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:  # between the two renames of a rebuild
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _connect(path: Path) -> sqlite3.Connection:
