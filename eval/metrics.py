@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 _APOSTROPHES = "'\u2018\u2019\u02bc"
-_NUM_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_NUM_COMMA = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NUM_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 _POINT_MARK = "\x00"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -48,7 +48,7 @@ def _is_punct(ch: str) -> bool:
 def normalize_answer(s: str) -> str:
     """Lower-case, drop punctuation and the articles a/an/the, collapse whitespace.
 
-    Thousands separators inside numbers are dropped and decimal points kept; apostrophes and
+    Thousands separators ("2,500") are dropped and decimal points inside numbers kept; apostrophes and
     other full stops are deleted ("U.S." -> "us", "Iraq's" -> "iraqs"); any other punctuation,
     ASCII or Unicode (curly quotes, dashes), becomes a space ("Iran-backed" -> "iran backed").
 

@@ -1,4 +1,4 @@
-"""Scoring functions of eval.metrics: normalisation, numbers, qualifiers, EM/F1, ranking, abstention."""
+"""eval.metrics: normalisation, number words, qualifiers, EM/F1, ranking, abstention."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def test_doctests_pass() -> None:
     ("U.S. support", "us support"),
     ("1.5 million", "1.5 million"),
     ("1,234,567.89", "1234567.89"),
+    ("1,2", "1 2"),  # not a thousands separator
     ("a, b; the end", "b end"),
     ("theatre another", "theatre another"),  # articles only as whole words
     ("", ""),
