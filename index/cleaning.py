@@ -135,7 +135,10 @@ def normalize_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = "https://" + url.lstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[": keep it as written rather than fail the import
+        return url
     host = (parts.hostname or "").lower()
     try:
         port = parts.port
@@ -148,6 +151,9 @@ def normalize_url(url: str) -> str:
 
 def source_from_url(url: str) -> str | None:
     """Publisher host of a url ("https://www.cnn.com/x" -> "cnn.com"), or None."""
-    host = urlsplit(normalize_url(url)).hostname or ""
+    try:
+        host = urlsplit(normalize_url(url)).hostname or ""
+    except ValueError:
+        return None
     host = host.removeprefix("www.")
     return host or None

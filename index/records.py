@@ -14,7 +14,7 @@ DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def is_valid_doc_id(doc_id: str) -> bool:
-    return bool(DOC_ID_PATTERN.match(doc_id)) and ".." not in doc_id
+    return bool(DOC_ID_PATTERN.fullmatch(doc_id)) and ".." not in doc_id
 
 
 def slugify(value: str, max_len: int = 80) -> str:

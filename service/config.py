@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=1000, ge=10)
     api_key: SecretStr | None = None
+    protect_reads: bool = Field(
+        default=False, description="Reads (/ask, /search, /documents) need the API key too."
+    )
+    max_body_bytes: int = Field(default=2_500_000, ge=1_000, description="Larger bodies get 413.")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="Requests per client IP per minute (burst too); 0 = off."
+    )
 
     @model_validator(mode="after")
     def _check_overlap(self) -> Settings:

@@ -450,3 +450,9 @@ def test_published_is_normalised(value, expected):
 )
 def test_normalize_url(url, expected):
     assert normalize_url(url) == expected
+
+
+def test_a_malformed_url_in_a_record_is_kept_not_a_crash():
+    # urlsplit raises on an unclosed IPv6 bracket; one bad row must not stop a bulk import.
+    doc = document_from_record({"text": "Some text.", "url": "http://[::1/x"}, where="f:1")
+    assert doc.url == "http://[::1/x" and doc.source is None

@@ -1,18 +1,21 @@
-"""Dependencies: the engine and settings from ``app.state``, the API key, body checks."""
+"""Dependencies: engine, settings and metrics from ``app.state``, the API key, body checks."""
 
 from __future__ import annotations
 
 import email.message
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from index.errors import IndexNotFoundError, InvalidDocumentIdError, SourcedError
-from index.records import is_valid_doc_id
+from service.api.errors import set_outcome
+from service.api.schemas import DOC_ID_SCHEMA, is_safe_doc_id
 from service.config import Settings
 from service.engine import Engine
+from service.schemas import Answer
 
 
 class UnauthorizedError(SourcedError):
@@ -23,6 +26,10 @@ class UnauthorizedError(SourcedError):
 class WritesDisabledError(SourcedError):
     code = "writes_disabled"
     http_status = 403
+
+
+class AuthNotConfiguredError(SourcedError):
+    code = "auth_not_configured"
 
 
 class UnsupportedMediaTypeError(SourcedError):
@@ -41,10 +48,26 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def answer_recorder(request: Request) -> Callable[[Answer], Answer]:
+    """Counts an answer by outcome (metrics, access log) and hands it back."""
+
+    def record(answer: Answer) -> Answer:
+        outcome = "answered" if answer.answer is not None else "abstained"
+        request.app.state.metrics.observe_answer(outcome)
+        set_outcome(request.scope, outcome)
+        return answer
+
+    return record
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+RecordAnswerDep = Annotated[Callable[[Answer], Answer], Depends(answer_recorder)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed for writes.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False,
+    description="Needed for writes, and for reads when SOURCED_PROTECT_READS is set.",
+)
 _bearer = HTTPBearer(auto_error=False, description="Alternative to X-API-Key.")
 
 
@@ -53,7 +76,11 @@ def require_api_key(
     api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Writes need the configured key, in ``X-API-Key`` or ``Authorization: Bearer``."""
+    """Writes (and protected reads) need the key, in ``X-API-Key`` or ``Authorization: Bearer``.
+
+    Checked before anything about the request is looked at, so a refusal never tells whether
+    a document exists. Neither key is ever logged.
+    """
     expected = settings.api_key.get_secret_value() if settings.api_key else ""
     if not expected:
         raise WritesDisabledError("Writes are disabled: set SOURCED_API_KEY to enable them.")
@@ -75,8 +102,16 @@ def require_json(request: Request) -> None:
         )
 
 
-def valid_doc_id(doc_id: Annotated[str, Path(examples=["iraq-us-coalition-talks"])]) -> str:
-    if not is_valid_doc_id(doc_id):
+DocIdPath = Annotated[
+    str, Path(examples=["iraq-us-coalition-talks"], json_schema_extra=DOC_ID_SCHEMA)
+]
+
+
+def valid_doc_id(request: Request, doc_id: DocIdPath) -> str:
+    if request.scope["path"].endswith("\n"):
+        # ``{doc_id:path}`` is ``(.*)$``: "$" matches before a final newline, which falls off.
+        doc_id += "\n"
+    if not is_safe_doc_id(doc_id):
         raise InvalidDocumentIdError(
             f"Invalid doc_id {doc_id[:140]!r}: use up to 128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, without '..'."

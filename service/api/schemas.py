@@ -5,10 +5,19 @@ Length and range checks live here, in the types, never in handler code.
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from index.cleaning import source_from_url
 from index.records import is_valid_doc_id
 from service.config import Settings
 from service.schemas import Passage
@@ -16,10 +25,79 @@ from service.schemas import Passage
 MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
 MAX_TOP_K = 50
 MAX_TEXT_CHARS = 2_000_000
+# ``index.records.is_valid_doc_id`` as a JSON Schema pattern (no look-ahead: "no '..'" is spelled
+# out as "every '.' is followed by another allowed character, or ends the id"). Documentation
+# only: the check itself stays in ``is_valid_doc_id``, with its own message.
+DOC_ID_SCHEMA: dict[str, Any] = {
+    "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$", "maxLength": 128,
+}
 
-Question = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS)]
+
+def is_safe_doc_id(value: str) -> bool:
+    """``is_valid_doc_id``, minus a trailing newline that its ``$`` lets through (ids go into
+    the ``Location`` header and URLs, where a newline must never get)."""
+    return is_valid_doc_id(value) and "\n" not in value
+
+
+# Character classes the schema states and the server enforces alike. Spelled out so that Python's
+# ``re`` and the JSON Schema validators (ECMA-262, Rust) read them the same way.
+NOT_BLANK = r"[^\s\x1c-\x1f]"  # something ``str.split()`` and ``str.strip()`` keep
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # something ``index.cleaning.clean_text`` keeps
+
+
+def _not_blank(value: str) -> str:
+    if not re.search(NOT_BLANK, value):
+        raise ValueError("String should have at least one character that is not a space")
+    return value
+
+
+def _visible(value: str) -> str:
+    if not re.search(VISIBLE, value):
+        raise ValueError("String should have a character that is not a space or a control")
+    return value
+
+
+# Blank questions are the answerer's to refuse (with its own message); the schema says so too.
+Question = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS),
+    Field(json_schema_extra={"pattern": NOT_BLANK}),
+]
 TopK = Annotated[int | None, Field(ge=1, le=MAX_TOP_K, description="Chunks to retrieve.")]
-NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+def _json_integer(value: object) -> object:
+    """In a JSON body ``true`` and ``"5"`` are not integers (``5.0`` is, as JSON Schema says)."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+JsonTopK = Annotated[TopK, BeforeValidator(_json_integer)]
+Title = Annotated[
+    str, StringConstraints(min_length=1, max_length=500),
+    Field(json_schema_extra={"pattern": NOT_BLANK}), AfterValidator(_not_blank),
+]
+NO_BRACKETS = r"^[^\[\]]*$"  # unbalanced ones make urlsplit raise; none belong in an article url
+
+
+def _url(value: str) -> str:
+    if not re.match(NO_BRACKETS, value):
+        raise ValueError("'[' and ']' are not allowed in a url: percent-encode them (%5B, %5D)")
+    try:
+        source_from_url(value)  # what indexing will do with it
+    except ValueError as exc:
+        raise ValueError(f"not a url ({exc})") from None
+    return value
+
+
+Url = Annotated[
+    str, StringConstraints(max_length=2000), Field(json_schema_extra={"pattern": NO_BRACKETS}),
+    AfterValidator(_url),
+]
+ArticleText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+    Field(json_schema_extra={"pattern": VISIBLE}), AfterValidator(_visible),
+]
 
 
 class ErrorBody(BaseModel):
@@ -31,7 +109,7 @@ class ErrorBody(BaseModel):
 
 class AskRequest(BaseModel):
     question: Question = Field(examples=["How many US troops are in Iraq?"])
-    top_k: TopK = None
+    top_k: JsonTopK = None
 
 
 class SearchResults(BaseModel):
@@ -45,18 +123,18 @@ class DocumentCreate(BaseModel):
 
     doc_id: str | None = Field(
         default=None, max_length=128, description="Defaults to a slug of the title.",
-        examples=["iraq-us-coalition-talks"],
+        examples=["iraq-us-coalition-talks"], json_schema_extra=DOC_ID_SCHEMA,
     )
-    title: NonBlank
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    url: str | None = Field(default=None, max_length=2000)
+    title: Title
+    text: ArticleText = Field(description="Plain text or Markdown; cleaned before indexing.")
+    url: Url | None = None
     published: str | None = Field(default=None, max_length=100, examples=["2024-02-11"])
     source: str | None = Field(default=None, max_length=200, examples=["cnn.com"])
 
     @field_validator("doc_id")
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_doc_id(value):
+        if value is not None and not is_safe_doc_id(value):
             raise ValueError(
                 "use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, "
                 "without '..'"
@@ -82,3 +160,14 @@ class DocumentsPublic(BaseModel):
     count: int = Field(description="Total number of indexed documents.")
     offset: int
     limit: int
+
+
+class Ready(BaseModel):
+    ready: Literal[True] = True
+    documents: int
+    chunks: int
+    sentences: int
+
+
+class NotReady(ErrorBody):
+    ready: Literal[False] = False

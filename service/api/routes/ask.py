@@ -6,28 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from service.api.deps import EngineDep, require_json
-from service.api.schemas import AskRequest, ErrorBody, Question, TopK
+from service.api.deps import EngineDep, RecordAnswerDep, require_json
+from service.api.errors import error_responses
+from service.api.schemas import AskRequest, Question, TopK
 from service.schemas import Answer
 
-router = APIRouter(
-    prefix="/ask", tags=["ask"],
-    responses={422: {"model": ErrorBody, "description": "Empty or too long question, bad top_k."}},
-)
+router = APIRouter(prefix="/ask", tags=["ask"], responses=error_responses(422, 429, 503))
 
 
-@router.post("", response_model=Answer, responses={415: {"model": ErrorBody}},
+@router.post("", response_model=Answer, responses=error_responses(400, 413, 415),
              dependencies=[Depends(require_json)])
-def ask(body: AskRequest, engine: EngineDep) -> Answer:
+def ask(body: AskRequest, engine: EngineDep, record: RecordAnswerDep) -> Answer:
     """Answer with a verbatim span and the sentence it came from, or abstain (answer null)."""
-    return engine.ask(body.question, body.top_k)
+    return record(engine.ask(body.question, body.top_k))
 
 
 @router.get("", response_model=Answer)
 def ask_get(
     engine: EngineDep,
+    record: RecordAnswerDep,
     q: Annotated[Question, Query(description="The question.")],
     top_k: Annotated[TopK, Query()] = None,
 ) -> Answer:
     """The same as ``POST /ask``, for links and quick tries: ``/ask?q=...``."""
-    return engine.ask(q, top_k)
+    return record(engine.ask(q, top_k))

@@ -10,23 +10,12 @@ from index.errors import DocumentNotFoundError
 from index.loaders import document_from_record
 from index.records import Document, slugify
 from service.api.deps import DocIdDep, EngineDep, require_api_key, require_json
-from service.api.schemas import (
-    DocumentCreate,
-    DocumentPublic,
-    DocumentsPublic,
-    DocumentSummary,
-    ErrorBody,
-)
+from service.api.errors import error_responses
+from service.api.schemas import DocumentCreate, DocumentPublic, DocumentsPublic, DocumentSummary
 
 router = APIRouter(
-    prefix="/documents", tags=["documents"],
-    responses={422: {"model": ErrorBody}},
+    prefix="/documents", tags=["documents"], responses=error_responses(422, 429, 503),
 )
-NOT_FOUND: dict[int | str, dict] = {404: {"model": ErrorBody, "description": "No such document."}}
-WRITE_ERRORS: dict[int | str, dict] = {
-    401: {"model": ErrorBody, "description": "Missing or wrong API key."},
-    403: {"model": ErrorBody, "description": "Writes are disabled (no SOURCED_API_KEY)."},
-}
 
 
 def _public(doc: Document) -> DocumentPublic:
@@ -49,7 +38,7 @@ def read_documents(
     )
 
 
-@router.get("/{doc_id:path}", response_model=DocumentPublic, responses=NOT_FOUND)
+@router.get("/{doc_id:path}", response_model=DocumentPublic, responses=error_responses(404))
 def read_document(doc_id: DocIdDep, engine: EngineDep) -> DocumentPublic:
     """One document with its full ``text``: ``text[char_start:char_end]`` is a citation's quote."""
     return _public(engine.document(doc_id))
@@ -58,8 +47,8 @@ def read_document(doc_id: DocIdDep, engine: EngineDep) -> DocumentPublic:
 @router.post(
     "", response_model=DocumentPublic, status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_api_key), Depends(require_json)],
-    responses={**WRITE_ERRORS, 200: {"model": DocumentPublic, "description": "Replaced."},
-               413: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+    responses={200: {"model": DocumentPublic, "description": "Replaced."},
+               **error_responses(400, 401, 403, 413, 415)},
 )
 def create_document(body: DocumentCreate, engine: EngineDep, response: Response) -> DocumentPublic:
     """Add a document (201), or replace the one with the same ``doc_id`` (200).
@@ -72,12 +61,12 @@ def create_document(body: DocumentCreate, engine: EngineDep, response: Response)
     if doc.doc_id not in report.added:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/documents/{doc.doc_id}"
-    return _public(engine.document(doc.doc_id))
+    return _public(doc)
 
 
 @router.delete(
     "/{doc_id:path}", status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[Depends(require_api_key)], responses={**WRITE_ERRORS, **NOT_FOUND},
+    dependencies=[Depends(require_api_key)], responses=error_responses(401, 403, 404),
 )
 def delete_document(doc_id: DocIdDep, engine: EngineDep) -> Response:
     """Remove a document from the index (404 if it is not there)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+
+from service.api.schemas import NotReady, Ready
 
 router = APIRouter(tags=["health"])
 
@@ -16,11 +16,14 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "The index is not loaded."}})
-def ready(request: Request) -> Any:
+@router.get(
+    "/ready", response_model=Ready,
+    responses={503: {"model": NotReady, "description": "The index is not loaded."}},
+)
+def ready(request: Request) -> Ready | JSONResponse:
     """Readiness: 200 with document, chunk and sentence counts, or 503."""
     engine = getattr(request.app.state, "engine", None)
     if engine is None or not engine.ready:
-        body = {"ready": False, "detail": "The index is not loaded yet.", "code": "not_ready"}
-        return JSONResponse(body, status_code=503)
-    return {"ready": True, **engine.counts()}
+        body = NotReady(detail="The index is not loaded yet.", code="not_ready")
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Ready(**engine.counts())

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import EngineDep
-from service.api.schemas import MAX_TOP_K, ErrorBody, Question, SearchResults
+from service.api.errors import error_responses
+from service.api.schemas import MAX_TOP_K, Question, SearchResults
 
-router = APIRouter(prefix="/search", tags=["search"], responses={422: {"model": ErrorBody}})
+router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(422, 429, 503))
 
 
 @router.get("", response_model=SearchResults)
@@ -18,5 +19,6 @@ def search(
     q: Annotated[Question, Query(description="What to look for.")],
     k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="Passages [default 5].")] = None,
 ) -> SearchResults:
+    """Ranked passages (hybrid retrieval), without answer extraction."""
     passages = engine.search(q, k)
     return SearchResults(query=q, count=len(passages), passages=passages)
