@@ -26,13 +26,13 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def run(docs: list, label: str) -> dict:
+def run(docs: list, label: str, keep: Path | None = None) -> dict:
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings.model)
     embedder.warm_up()
     embedder.embed(["warm up the kernels"])
     with tempfile.TemporaryDirectory() as tmp:
-        index_dir = Path(tmp) / "idx"
+        index_dir = keep or Path(tmp) / "idx"
         t = time.perf_counter()
         report = Indexer(index_dir, embedder, settings.chunk_settings).run(docs, progress=True)
         pipeline_s = time.perf_counter() - t
@@ -61,17 +61,23 @@ def run(docs: list, label: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=1000, help="RealTime QA articles to index.")
+    parser.add_argument("--docs", type=int, default=1000, help="RealTime QA articles to index (at most 1,847).")
     parser.add_argument("--seed", action="store_true", help="Index the seed corpus instead.")
     parser.add_argument("--data", type=Path, default=None, help="RealTime QA folder.")
     parser.add_argument("--out", type=Path, default=Path("eval/out/bench_index.json"))
+    parser.add_argument(
+        "--keep", type=Path, default=None, metavar="DIR",
+        help="Build the index in DIR and keep it (for `sourced eval`); it must not exist yet.",
+    )
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"{args.keep} exists: pass a new directory to --keep")
     if args.seed:
-        result = run(load_paths([default_corpus_dir()]).documents, "seed corpus")
+        result = run(load_paths([default_corpus_dir()]).documents, "seed corpus", args.keep)
     else:
         from eval.realtimeqa import load_corpus
 
-        result = run(load_corpus(args.data, limit=args.docs), "realtimeqa")
+        result = run(load_corpus(args.data, limit=args.docs), "realtimeqa", args.keep)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     width = max(map(len, result))

@@ -94,18 +94,25 @@ class TokenChunker:
         budget, overlap = self.settings.max_tokens, self.settings.overlap_tokens
         chunks: list[Chunk] = []
         i = 0
+        text = document.text
+        # The whitespace between sentences ("\n\n" between paragraphs) costs tokens too.
+        gaps = [0] + [
+            len(self.encoding.encode_ordinary(text[a.char_end : b.char_start])) if b.char_start > a.char_end else 0
+            for a, b in zip(sentences, sentences[1:])
+        ]
         while i < len(sentences):
             j, used = i, 0
-            while j < len(sentences) and used + sentences[j].n_tokens <= budget:
-                used += sentences[j].n_tokens
+            while j < len(sentences) and used + (gaps[j] if j > i else 0) + sentences[j].n_tokens <= budget:
+                used += (gaps[j] if j > i else 0) + sentences[j].n_tokens
                 j += 1
             j = max(j, i + 1)  # a sentence piece never exceeds the budget, but stay safe
-            first, last = sentences[i], sentences[j - 1]
-            start, end = first.char_start, last.char_end
-            n_tokens = len(self.encoding.encode_ordinary(document.text[start:end]))
-            chunks.append(
-                Chunk(document.doc_id, len(chunks), start, end, document.text[start:end], n_tokens, i, j)
-            )
+            start = sentences[i].char_start
+            n_tokens = len(self.encoding.encode_ordinary(text[start : sentences[j - 1].char_end]))
+            while n_tokens > budget and j - 1 > i:  # tokens can merge across a joint: count exactly
+                j -= 1
+                n_tokens = len(self.encoding.encode_ordinary(text[start : sentences[j - 1].char_end]))
+            end = sentences[j - 1].char_end
+            chunks.append(Chunk(document.doc_id, len(chunks), start, end, text[start:end], n_tokens, i, j))
             if j >= len(sentences):
                 break
             # Start the next chunk on trailing sentences worth up to `overlap` tokens.

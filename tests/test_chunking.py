@@ -78,3 +78,13 @@ def test_settings_validated():
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=600))
 def test_offsets_hold_for_any_text(text):
     _check_invariants(Document("d", text, "t"), TokenChunker(ChunkSettings(max_tokens=12, overlap_tokens=3)))
+
+
+def test_whitespace_between_sentences_counts_toward_the_budget():
+    # Short lines far apart: the blank lines between them cost tokens inside the chunk.
+    text = "\n \n \n \n".join(f"Line {i}." for i in range(40))
+    chunker = TokenChunker(ChunkSettings(max_tokens=12, overlap_tokens=0))
+    split = chunker.split(Document("d", text, "t"))
+    assert max(c.n_tokens for c in split.chunks) <= 12
+    assert all(c.sent_end - c.sent_start >= 1 for c in split.chunks)
+    _check_invariants(Document("d", text, "t"), chunker)
