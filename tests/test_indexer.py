@@ -116,7 +116,8 @@ def test_garbage_file_is_refused(tmp_path):
         IndexStore.open(tmp_path)
 
 
-def test_snapshot_is_consistent_while_a_writer_commits(tmp_path):
+def test_an_earlier_snapshot_is_unaffected_by_a_later_commit(tmp_path):
+    # Concurrent readers and writers over HTTP: tests/test_concurrency.py.
     _indexer(tmp_path).run(_docs(3), progress=False)
     reader = IndexStore.open(tmp_path)
     before = reader.snapshot()
