@@ -73,9 +73,12 @@ class HybridRetriever:
         self.dense = VectorIndex(snapshot.chunk_vectors)
         texts = [snapshot.chunk_text(i) for i in range(len(snapshot.chunk_doc))]
         self.bm25 = bm25s.BM25()
+        self._lexical = False  # bm25s cannot index a corpus whose every word is a stopword
         if texts:
             tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
-            self.bm25.index(tokens, show_progress=False)
+            if tokens.vocab:
+                self.bm25.index(tokens, show_progress=False)
+                self._lexical = True
 
     def __len__(self) -> int:
         return len(self.dense)
@@ -114,7 +117,7 @@ class HybridRetriever:
         query = bm25s.tokenize(
             [question], stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
         )[0]
-        if not query or len(self) == 0:
+        if not query or not self._lexical:
             return np.zeros(len(self), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(query), dtype=np.float32)
 
