@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from index.chunking import ChunkSettings, TokenChunker
 from index.embedding import Embedder
 from index.manifest import Manifest
 from index.records import Document, SplitDocument
-from index.store import IndexStore
+from index.store import DB_NAME, IndexStore, write_lock
 
 
 @dataclass
@@ -138,16 +139,21 @@ class Indexer:
 
 
 def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool = True) -> IndexReport:
-    """Build a fresh index beside the old one and swap it in only when complete."""
+    """Build a fresh index beside the old one and swap it in only when complete.
+
+    The old index's write lock is held throughout: a write meanwhile is refused as busy rather
+    than acknowledged into the old database and lost at the swap.
+    """
     target = indexer.index_dir
-    staging = target.with_name(target.name + ".rebuild")
-    shutil.rmtree(staging, ignore_errors=True)
-    fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs)
-    report = fresh.run(documents, progress=progress)
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
+    with write_lock(target) if (target / DB_NAME).is_file() else nullcontext():
+        staging = target.with_name(target.name + ".rebuild")
+        shutil.rmtree(staging, ignore_errors=True)
+        fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs)
+        report = fresh.run(documents, progress=progress)
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
     return report

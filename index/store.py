@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,9 +201,17 @@ class IndexStore:
             return _generation(self._probe)
 
     # -- writing -----------------------------------------------------------------------------
-    def writer(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def writer(self) -> Iterator[None]:
         """Hold the index's write lock (one writer at a time, across processes)."""
-        return write_lock(self.index_dir)
+        with write_lock(self.index_dir):
+            # A rebuild may have swapped in another database since we opened ours: writing to
+            # the old file would be acknowledged and then lost.
+            if self.replaced:
+                raise IndexBusyError(
+                    f"The index at {self.index_dir} was just rebuilt. Try the write again."
+                )
+            yield
 
     def put(self, items: Iterable[tuple[SplitDocument, np.ndarray, np.ndarray]]) -> int:
         """Add or replace documents with their vectors, all in one transaction."""

@@ -7,7 +7,7 @@ import pytest
 
 from index.chunking import ChunkSettings
 from index.embedding import HashEmbedder
-from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from index.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.indexer import Indexer, rebuild
 from index.records import Document
 from index.store import DB_NAME, IndexStore
@@ -95,6 +95,35 @@ def test_rebuild_swaps_in_a_complete_index(tmp_path):
     store = IndexStore.open(idx)
     assert store.manifest.model == "new" and store.count()["documents"] == 2
     assert not (tmp_path / "idx.rebuild").exists() and not (tmp_path / "idx.old").exists()
+
+
+def test_a_write_during_a_rebuild_is_refused_not_lost(tmp_path):
+    idx = tmp_path / "idx"
+    _indexer(idx).run(_docs(3), progress=False)
+    refused = []
+
+    class WriteMidway(HashEmbedder):
+        """Another writer tries its luck while the rebuild is embedding."""
+
+        def embed(self, texts, progress=False):
+            if not refused:
+                with pytest.raises(IndexBusyError) as exc:
+                    _indexer(idx).run([Document("late", "Written during the rebuild.", "Late")], progress=False)
+                refused.append(exc.value)
+            return super().embed(texts)
+
+    rebuild(Indexer(idx, WriteMidway(), ChunkSettings(32, 8)), _docs(2), progress=False)
+    assert refused and "Another process is writing" in refused[0].message
+
+
+def test_a_store_opened_before_a_rebuild_refuses_to_write_after_it(tmp_path):
+    idx = tmp_path / "idx"
+    _indexer(idx).run(_docs(3), progress=False)
+    stale = IndexStore.open(idx)
+    rebuild(_indexer(idx), _docs(2), progress=False)
+    with pytest.raises(IndexBusyError, match="just rebuilt"), stale.writer():
+        pass
+    stale.close()
 
 
 def test_missing_index_says_how_to_build(tmp_path):
