@@ -75,3 +75,36 @@ class ModelLoadError(SourcedError):
     code = "model_load_failed"
     http_status = 503
     exit_code = 3
+
+
+class InvalidFilterError(SourcedError):
+    """A date window or source filter that cannot be applied (bad date, from after to, ...)."""
+
+    code = "invalid_filter"
+    http_status = 422
+    exit_code = 2
+
+
+class UnauthorizedError(SourcedError):
+    """A write (or protected read) without the right API key."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class WritesDisabledError(SourcedError):
+    """No API key is configured, so nobody may write."""
+
+    code = "writes_disabled"
+    http_status = 403
+
+
+class AuthNotConfiguredError(SourcedError):
+    """Settings that ask for protection without a key to protect with."""
+
+    code = "auth_not_configured"
+
+
+class UnsupportedMediaTypeError(SourcedError):
+    code = "unsupported_media_type"
+    http_status = 415

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -25,6 +26,28 @@ app = typer.Typer(
 IndexDir = Annotated[
     Path | None,
     typer.Option("--index-dir", envvar="SOURCED_INDEX_DIR", help="Index directory [default: ./.sourced]."),
+]
+# Filters shared by `ask` and `search` (service/filters.py). Dates are checked by click, so a
+# typo is a usage error (exit 2) before any model loads.
+FromDate = Annotated[
+    dt.datetime | None,
+    typer.Option("--from", formats=["%Y-%m-%d"], metavar="DATE", help=(
+        "Only articles published on or after DATE (YYYY-MM-DD). Undated articles are left out."
+    )),
+]
+ToDate = Annotated[
+    dt.datetime | None,
+    typer.Option("--to", formats=["%Y-%m-%d"], metavar="DATE", help=(
+        "Only articles published on or before DATE (YYYY-MM-DD, inclusive). Undated articles "
+        "are left out."
+    )),
+]
+Sources = Annotated[
+    list[str] | None,
+    typer.Option("--source", metavar="SRC", help=(
+        "Only articles from SRC, e.g. cnn.com (a url or www. host works too; subdomains "
+        "match). Repeat for several."
+    )),
 ]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +77,12 @@ def _edge(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _filters(start: dt.datetime | None, end: dt.datetime | None, sources: list[str] | None):
+    from service.filters import Filters
+
+    return Filters(start, end, tuple(sources or ()))  # type: ignore[arg-type]
 
 
 def _engine(settings: Settings):  # imported lazily: loading torch costs seconds, --help should not
@@ -143,6 +172,9 @@ def ask(
     question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one question per line from stdin.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (JSON Lines for stdin).")] = False,
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Chunks to retrieve [default: 5].")] = None,
+    published_from: FromDate = None,
+    published_to: ToDate = None,
+    sources: Sources = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentence it came from.
@@ -151,22 +183,72 @@ def ask(
 
       sourced ask "How many US troops are in Iraq?"
 
+      sourced ask "Who won the vote?" --from 2022-01-01 --to 2022-01-07 --source cnn.com
+
       printf 'Who is the spokesman?\\nWhen did talks open?\\n' | sourced ask --json
     """
     logging.basicConfig(level=logging.WARNING)
+    filters = _filters(published_from, published_to, sources)
     engine = _engine(_settings(index_dir))
     engine.start(build_if_missing=True)
     if question is not None:
-        answer = engine.ask(question, top_k)
+        answer = engine.ask(question, top_k, filters)
         typer.echo(answer.model_dump_json() if as_json else _human(answer))
         return
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            typer.echo(engine.ask(line.strip(), top_k).model_dump_json())
+            typer.echo(engine.ask(line.strip(), top_k, filters).model_dump_json())
         except SourcedError as exc:  # one bad line must not end a batch
             typer.echo(json.dumps({"question": line.strip(), "error": exc.message, "code": exc.code}))
+
+
+@app.command()
+@_edge
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages (default 5).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of GET /search.")] = False,
+    published_from: FromDate = None,
+    published_to: ToDate = None,
+    sources: Sources = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Show the passages retrieval ranks highest for QUERY, without extracting an answer.
+
+    Example: sourced search "coalition withdrawal talks" --from 2024-02-01 --source example.com
+    """
+    from service.api.schemas import SearchResults
+
+    logging.basicConfig(level=logging.WARNING)
+    filters = _filters(published_from, published_to, sources)
+    engine = _engine(_settings(index_dir))
+    engine.start(build_if_missing=True)
+    passages = engine.search(query, k, filters)
+    if as_json:
+        results = SearchResults(query=query, count=len(passages), passages=passages)
+        typer.echo(results.model_dump_json())
+        return
+    if not passages:
+        typer.echo(f"No passages match the filters: {filters.describe()}." if filters.active
+                   else "No passages.")
+    for rank, p in enumerate(passages, 1):
+        where = f"[{p.doc_id}, chars {p.char_start}-{p.char_end}]"
+        typer.echo(f"{rank}. {_dated(p.title, p.published)} {where} score {p.score:.3f}")
+        if p.url:
+            typer.echo(f"   {p.url}")
+        typer.echo(f"   \"{_snippet(p.text)}\"")
+
+
+def _dated(title: str, published: str | None) -> str:
+    """A source's title with its publication date: readers weigh news by when it was written."""
+    return f"{title} (published {published})" if published else f"{title} (no publication date)"
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip() + "..."
 
 
 def _human(answer: Any) -> str:
@@ -174,13 +256,12 @@ def _human(answer: Any) -> str:
     if answer.answer is None:
         lines.append(f"Not found in these articles. ({answer.reason})")
         for p in answer.passages[:2]:
-            lines.append(f"  nearest: {p.title} [{p.doc_id}] \"{p.text[:160]}...\"")
+            lines.append(f"  nearest: {_dated(p.title, p.published)} [{p.doc_id}] \"{_snippet(p.text)}\"")
     else:
         c = answer.citations[0]
         lines.append(answer.answer)
         lines.append(f"  \"{c.quote}\"")
-        when = f", published {c.published}" if c.published else ""
-        lines.append(f"  — {c.title} [{c.doc_id}, chars {c.char_start}-{c.char_end}{when}]")
+        lines.append(f"  — {_dated(c.title, c.published)} [{c.doc_id}, chars {c.char_start}-{c.char_end}]")
         if c.url:
             lines.append(f"  {c.url}")
     lines.append(f"  confidence {answer.confidence:.2f}, {answer.timings.total_ms:.0f} ms")

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from spacy.language import Language
 
 from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
@@ -25,11 +27,13 @@ from index.indexer import Indexer, IndexReport
 from index.loaders import load_paths
 from index.records import Document
 from index.store import IndexStore
+from service.answer_types import classify
 from service.answerer import Answerer
 from service.config import Settings
 from service.extraction import load_nlp
+from service.filters import Filters
 from service.retrieval import HybridRetriever
-from service.schemas import Answer, Passage
+from service.schemas import Answer, Passage, Timings
 
 log = logging.getLogger(__name__)
 
@@ -136,17 +140,36 @@ class Engine:
         return self._answerer is not None
 
     # -- reads -----------------------------------------------------------------------------
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
+    def ask(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        """Answer ``question``, from the articles that pass ``filters`` only (all when None)."""
+        t0 = time.perf_counter()
         with self._query_slots:
-            return self.answerer.ask(question, top_k)
+            answerer = self.answerer
+            allowed = _allowed(answerer, filters)
+            if allowed is not None and not allowed.any():
+                q = answerer.check_question(question)  # a bad question is still refused as such
+                assert filters is not None
+                return Answer(
+                    question=question, answer=None, answer_type=classify(q).value, confidence=0.0,
+                    reason=f"No articles match the filters: {filters.describe()}.",
+                    timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 2)),
+                )
+            return answerer.ask(question, top_k, allowed=allowed)
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
         """Ranked chunks for ``query`` (hybrid retrieval, no answer extraction)."""
         with self._query_slots:
             answerer = self.answerer
             q = answerer.check_question(query)
+            allowed = _allowed(answerer, filters)
+            if allowed is not None and not allowed.any():
+                return []
             qvec = self.embedder.embed([q])[0]
-            hits = answerer.retriever.search(qvec, q, k or self.settings.top_k)
+            hits = answerer.retriever.search(qvec, q, k or self.settings.top_k, allowed)
             return [answerer.passage(h.row, h.score) for h in hits]
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[dict], int]:
@@ -194,3 +217,11 @@ class Engine:
             if self._store is not None and len(unknown) < len(doc_ids):
                 self._refresh()
         return unknown
+
+
+def _allowed(answerer: Answerer, filters: Filters | None) -> np.ndarray | None:
+    """The chunk mask for ``filters`` over the answerer's snapshot; None when nothing is filtered
+    (retrieval then takes its faster, unmasked path)."""
+    if filters is None or not filters.active:
+        return None
+    return filters.mask(answerer.retriever.snapshot)

@@ -107,6 +107,7 @@ def test_answer_is_shown_inside_its_paragraph_and_links_to_the_article(page, bas
     assert page.inner_text("blockquote.context .quote") == QUOTE
     assert page.inner_text("blockquote.context .quote mark") == "2,500"
     assert "confidence" in page.inner_text(".answer-card") and " ms" in page.inner_text(".answer-card")
+    assert page.inner_text(".answer-card .source .published") == "published 2024-02-11"
     if SHOTS:
         page.screenshot(path="/tmp/sourced-answer.png", full_page=True)
     page.click("text=Iraq, US resume talks on US-led coalition withdrawal")
@@ -147,3 +148,25 @@ def test_unknown_document_and_empty_question_show_messages(page, base_url):
     page.keyboard.type("   ")
     page.keyboard.press("Enter")
     assert page.inner_text("[role=alert]") == "Type a question first."
+
+
+def test_filters_are_sent_with_the_question_and_kept_in_the_link(page, base_url):
+    page.goto(base_url)
+    assert not page.locator("#published-from").is_visible()  # collapsed until asked for
+    page.click("summary:has-text('Filters')")
+    page.fill("#published-from", "2024-02-12")
+    page.fill("#source", "www.example.com")
+    page.fill("#question", "How many US troops are in Iraq?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results[aria-busy=false] > div", timeout=30_000)
+    assert page.inner_text(".reason") == (
+        "No articles match the filters: published 2024-02-12 or later, source example.com."
+    )
+    page.reload()  # the link carries the filters: the same question, filtered the same way
+    page.wait_for_selector("#results[aria-busy=false] > div", timeout=30_000)
+    assert page.locator("#filters").get_attribute("open") is not None
+    assert page.input_value("#published-from") == "2024-02-12"
+    page.fill("#published-from", "2024-02-11")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#answer-text", timeout=30_000)
+    assert page.inner_text("#answer-text") == "2,500"

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.api.deps import AuthNotConfiguredError
+from index.errors import AuthNotConfiguredError
 from service.api.limits import TokenBuckets
 from service.config import Settings
 from service.engine import Engine

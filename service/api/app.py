@@ -20,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from service.api import metrics
-from service.api.deps import AuthNotConfiguredError, require_api_key
+from index.errors import AuthNotConfiguredError
+from service.api.deps import require_api_key
 from service.api.errors import add_error_handlers, error_responses
 from service.api.headers import PAGE_HEADERS, SecurityHeaders
 from service.api.limits import BodySizeLimit, RateLimit

@@ -7,34 +7,30 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from index.errors import IndexNotFoundError, InvalidDocumentIdError, SourcedError
+from index.errors import (
+    IndexNotFoundError,
+    InvalidDocumentIdError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    WritesDisabledError,
+)
 from service.api.errors import set_outcome
-from service.api.schemas import DOC_ID_SCHEMA, is_safe_doc_id
+from service.api.schemas import (
+    DOC_ID_SCHEMA,
+    MAX_SOURCES,
+    SOURCES_DESCRIPTION,
+    PublishedFrom,
+    PublishedTo,
+    SourceName,
+    is_safe_doc_id,
+)
 from service.config import Settings
 from service.engine import Engine
+from service.filters import Filters
 from service.schemas import Answer
-
-
-class UnauthorizedError(SourcedError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class WritesDisabledError(SourcedError):
-    code = "writes_disabled"
-    http_status = 403
-
-
-class AuthNotConfiguredError(SourcedError):
-    code = "auth_not_configured"
-
-
-class UnsupportedMediaTypeError(SourcedError):
-    code = "unsupported_media_type"
-    http_status = 415
 
 
 def get_settings(request: Request) -> Settings:
@@ -60,7 +56,20 @@ def answer_recorder(request: Request) -> Callable[[Answer], Answer]:
     return record
 
 
+def query_filters(
+    published_from: Annotated[PublishedFrom, Query()] = None,
+    published_to: Annotated[PublishedTo, Query()] = None,
+    source: Annotated[
+        list[SourceName],
+        Query(max_length=MAX_SOURCES, description=SOURCES_DESCRIPTION + " Repeatable."),
+    ] = [],  # noqa: B006 (FastAPI copies defaults per request)
+) -> Filters:
+    """Filters from the query string: ``?published_from=...&published_to=...&source=a&source=b``."""
+    return Filters(published_from, published_to, tuple(source))
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+FiltersDep = Annotated[Filters, Depends(query_filters)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 RecordAnswerDep = Annotated[Callable[[Answer], Answer], Depends(answer_recorder)]
 

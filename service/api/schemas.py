@@ -5,8 +5,10 @@ Length and range checks live here, in the types, never in handler code.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -17,9 +19,9 @@ from pydantic import (
     field_validator,
 )
 
-from index.cleaning import source_from_url
 from index.records import is_valid_doc_id
 from service.config import Settings
+from service.filters import Filters
 from service.schemas import Passage
 
 MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
@@ -83,8 +85,8 @@ NO_BRACKETS = r"^[^\[\]]*$"  # unbalanced ones make urlsplit raise; none belong 
 def _url(value: str) -> str:
     if not re.match(NO_BRACKETS, value):
         raise ValueError("'[' and ']' are not allowed in a url: percent-encode them (%5B, %5D)")
-    try:
-        source_from_url(value)  # what indexing will do with it
+    try:  # indexing keeps a url urlsplit refuses as written; over HTTP we can ask for a better one
+        urlsplit(value if "://" in value else "https://" + value.lstrip("/"))
     except ValueError as exc:
         raise ValueError(f"not a url ({exc})") from None
     return value
@@ -100,6 +102,44 @@ ArticleText = Annotated[
 ]
 
 
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MAX_SOURCES = 20
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic would also take a timestamp ("1700000000") as a date."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("use an ISO date, YYYY-MM-DD (e.g. 2022-01-31)")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+
+
+# Filters (``service.filters``): an inclusive publication window and publisher names. Whether
+# they fit together (from <= to) is the domain's to say, with the same message as the CLI's.
+PublishedFrom = Annotated[
+    dt.date | None, BeforeValidator(_iso_date),
+    Field(description="Only articles published on or after this date (YYYY-MM-DD). "
+          "Articles without a date are left out.", examples=["2022-01-01"]),
+]
+PublishedTo = Annotated[
+    dt.date | None, BeforeValidator(_iso_date),
+    Field(description="Only articles published on or before this date (YYYY-MM-DD). "
+          "Articles without a date are left out.", examples=["2022-01-07"]),
+]
+SourceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200),
+    Field(json_schema_extra={"pattern": NOT_BLANK}), AfterValidator(_not_blank),
+]
+SOURCES_DESCRIPTION = (
+    "Only articles from these sources (any of them), e.g. cnn.com; case-insensitive, "
+    "'www.' and urls are reduced to the host, subdomains match."
+)
+
+
 class ErrorBody(BaseModel):
     """Every 4xx/5xx response: a readable message and a stable machine code."""
 
@@ -110,6 +150,16 @@ class ErrorBody(BaseModel):
 class AskRequest(BaseModel):
     question: Question = Field(examples=["How many US troops are in Iraq?"])
     top_k: JsonTopK = None
+    published_from: PublishedFrom = None
+    published_to: PublishedTo = None
+    sources: list[SourceName] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description=SOURCES_DESCRIPTION,
+        examples=[["cnn.com"]],
+    )
+
+    def filters(self) -> Filters:
+        """The filters asked for; raises ``InvalidFilterError`` when they cannot hold."""
+        return Filters(self.published_from, self.published_to, tuple(self.sources))
 
 
 class SearchResults(BaseModel):

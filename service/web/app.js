@@ -105,6 +105,38 @@ function timing(answer, roundTripMs) {
 
 // ---------------------------------------------------------------------------- asking
 
+/** The filter inputs as /ask body fields (empty ones left out). */
+function readFilters() {
+  const filters = {};
+  if ($("published-from").value) filters.published_from = $("published-from").value;
+  if ($("published-to").value) filters.published_to = $("published-to").value;
+  const sources = $("source").value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (sources.length) filters.sources = sources;
+  return filters;
+}
+
+/** Fill the filter inputs from the page URL (?from=&to=&source=), so a link keeps its filters. */
+function restoreFilters(params) {
+  $("published-from").value = params.get("from") || "";
+  $("published-to").value = params.get("to") || "";
+  $("source").value = params.get("source") || "";
+  if (params.get("from") || params.get("to") || params.get("source")) $("filters").open = true;
+}
+
+function pageUrl(question) {
+  const params = new URLSearchParams({ q: question });
+  const pairs = [["from", "published-from"], ["to", "published-to"], ["source", "source"]];
+  for (const [name, id] of pairs) {
+    if ($(id).value.trim()) params.set(name, $(id).value.trim());
+  }
+  return `/?${params}`;
+}
+
+/** "published 2024-02-11" next to a source: news is read by when it was written. */
+function published(date) {
+  return el("span", { class: "published" }, date ? `published ${date}` : "publication date unknown");
+}
+
 async function ask(question) {
   const results = $("results");
   results.setAttribute("aria-busy", "true");
@@ -114,7 +146,7 @@ async function ask(question) {
     const answer = await api("/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ question }),
+      body: JSON.stringify({ question, ...readFilters() }),
     });
     const elapsed = performance.now() - started;
     const card = answer.answer === null
@@ -135,8 +167,8 @@ async function renderAnswer(answer, elapsed) {
     el("p", { class: "answer", id: "answer-text" }, answer.answer));
   card.append(el("blockquote", { class: "context" }, await citedParagraph(c)));
   const title = el("a", { href: viewUrl(c.doc_id, c.char_start, c.char_end, answer.question) }, c.title);
-  card.append(el("p", { class: "source" }, "From ", title));
-  card.append(metaLine(c.published && `published ${c.published}`, c.url && originalLink(c.url)));
+  card.append(el("p", { class: "source" }, "From ", title, "\u00a0· ", published(c.published)));
+  card.append(metaLine(c.url && originalLink(c.url)));
   card.append(metaLine(timing(answer, elapsed)));
   return card;
 }
@@ -175,6 +207,7 @@ function renderNotFound(answer, elapsed) {
       const snippet = chars.length > 320 ? `${chars.slice(0, 320).join("").trimEnd()}…` : p.text;
       list.append(el("li", {},
         el("a", { href: viewUrl(p.doc_id, p.char_start, p.char_end, answer.question) }, p.title),
+        "\u00a0· ", published(p.published),
         el("p", { class: "snippet" }, snippet)));
     }
     card.append(list);
@@ -238,9 +271,10 @@ function main() {
       $("results").replaceChildren(el("p", { class: "error", role: "alert" }, "Type a question first."));
       return;
     }
-    history.replaceState(null, "", `/?${new URLSearchParams({ q: question })}`);
+    history.replaceState(null, "", pageUrl(question));
     ask(question);
   });
+  restoreFilters(params);
   if (params.get("q")) {
     input.value = params.get("q");
     ask(params.get("q"));

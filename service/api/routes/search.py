@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import EngineDep
+from service.api.deps import EngineDep, FiltersDep
 from service.api.errors import error_responses
 from service.api.schemas import MAX_TOP_K, Question, SearchResults
 
@@ -17,8 +17,9 @@ router = APIRouter(prefix="/search", tags=["search"], responses=error_responses(
 def search(
     engine: EngineDep,
     q: Annotated[Question, Query(description="What to look for.")],
+    filters: FiltersDep,
     k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="Passages [default 5].")] = None,
 ) -> SearchResults:
-    """Ranked passages (hybrid retrieval), without answer extraction."""
-    passages = engine.search(q, k)
+    """Ranked passages (hybrid retrieval), without answer extraction; filters as ``GET /ask``."""
+    passages = engine.search(q, k, filters)
     return SearchResults(query=q, count=len(passages), passages=passages)
