@@ -173,15 +173,29 @@ def answers_match(predicted: str | None, gold: Sequence[str]) -> bool:
 
 
 def upstream_normalize(s: str) -> str:
-    """RealTime QA's normalisation: lower-case, delete ``string.punctuation``, collapse spaces.
-
-    No article removal and no number handling (upstream's CJK counter-word removal is omitted).
+    """RealTime QA's normalisation (``scripts/utils/tools.py normalize_answer``), step for step:
+    lower-case, delete ASCII ``string.punctuation``, delete the CJK counter words 年 歳 人 년,
+    collapse whitespace. No article removal, no number handling, and non-ASCII punctuation
+    (curly quotes, dashes) is kept.
 
     >>> upstream_normalize("The  U.S.-led coalition!")
     'the usled coalition'
+    >>> upstream_normalize("“Top Gun” — 2,500")
+    '“top gun” — 2500'
     """
     s = "".join(ch for ch in s.lower() if ch not in string.punctuation)
+    s = s.replace("年", "").replace("歳", "").replace("人", "").replace("년", "")
     return " ".join(s.split())
+
+
+def upstream_skips(question: str) -> bool:
+    """RealTime QA's generation scorer leaves out "Which ... except:" questions (it looks for
+    "except" in the last 10 characters): they are only answerable with the choices.
+
+    >>> upstream_skips("Tom Cruise starred in all of these movies EXCEPT:"), upstream_skips("Who won?")
+    (True, False)
+    """
+    return "except" in question.lower().strip()[-10:]
 
 
 def _best_over_gold(pred: str | None, gold: Sequence[str], score: Any) -> float:

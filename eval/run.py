@@ -1,29 +1,33 @@
-"""Run a question file against an ``ask`` function and report accuracy, abstention, citations.
+"""Run questions against an ``ask`` function and report accuracy, abstention, citations.
 
 Model-free: it takes ``ask(question) -> Answer`` and ``document_text(doc_id) -> str | None`` as
-callables, so the CLI wires in the real service and tests pass fakes.
+callables (and, for article-level retrieval, an :class:`ArticleRetrieval`), so the CLI wires in
+the real service and tests pass fakes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm import tqdm
 
-from eval.metrics import (abstention_scores, answers_match, exact_match, hits_at_k, percentile,
-                          reciprocal_rank, token_f1)
+from eval.metrics import (abstention_scores, answers_match, contains_gold, exact_match, hits_at_k,
+                          percentile, reciprocal_rank, token_f1)
 from service.schemas import Answer, Citation, Passage
 
 AnswerType = Literal["number", "date", "person", "org", "place", "other"]
 Outcome = Literal["correct", "wrong", "missed", "abstained_ok", "answered_unanswerable", "error"]
 DocumentText = Callable[[str], "str | None"]
+ARTICLE_DEPTH = 10  # article-level Hits@1/5/10 and MRR@10
 
 
 class EvalQuestion(BaseModel):
@@ -37,6 +41,10 @@ class EvalQuestion(BaseModel):
     answerable: bool
     answer_type: AnswerType
     evidence: str | None = None
+    # Dataset adapters (eval/realtimeqa.py) also fill these:
+    gold_urls: list[str] = Field(default_factory=list)  # normalised urls of the gold articles
+    question_date: dt.date | None = None  # when the question was asked
+    upstream_skip: bool = False  # left out of upstream EM/F1 (RealTime QA's "... except:" rule)
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalQuestion:
@@ -47,10 +55,25 @@ class EvalQuestion(BaseModel):
         return self
 
 
+@dataclass(frozen=True)
+class ArticleRetrieval:
+    """Article-level retrieval, scored against ``EvalQuestion.gold_urls``.
+
+    ``rank(question)`` gives normalised article urls, best first, each once; ``indexed`` holds
+    the normalised urls of every indexed article: a question counts only if one of its gold
+    articles is indexed (otherwise no retriever could find it).
+    """
+
+    rank: Callable[[EvalQuestion], list[str]]
+    indexed: Collection[str]
+
+
 class EvalRow(BaseModel):
     """One scored question. ``correct`` is None on unanswerable questions; ``citation_valid`` is
     None without citations; ``answer_in_quote`` (answer is a substring of some cited quote) is
-    None without an answer or citations; ``evidence_rank`` is 1-based over ``answer.passages``."""
+    None without an answer or citations; ``evidence_rank`` is 1-based over ``answer.passages``;
+    ``article_rank`` is the 1-based rank of the first gold article (None if not in the top 10),
+    set when ``gold_in_index``. ``quote_answer`` is the answer's [start, end) within ``quote``."""
 
     id: str
     question: str
@@ -69,8 +92,19 @@ class EvalRow(BaseModel):
     answer_in_quote: bool | None = None
     evidence_rank: int | None = None
     quote: str | None = None  # the first citation's quote
+    quote_answer: tuple[int, int] | None = None
+    source_title: str | None = None  # the cited article; the nearest passage's when abstained
+    source_url: str | None = None
+    published: str | None = None
     em: float | None = None  # upstream RealTime QA style, answerable questions only
     f1: float | None = None
+    contains_gold: bool | None = None  # answerable only
+    upstream_skip: bool = False
+    question_date: dt.date | None = None
+    gold_in_index: bool | None = None  # None: the question names no gold article
+    article_rank: int | None = None
+    conflict: bool = False
+    alternatives: list[str] = Field(default_factory=list)  # the competing answers, if conflict
     reason: str | None = None
     error: str | None = None
 
@@ -102,8 +136,23 @@ class EvalSummary(BaseModel):
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     latency_max_ms: float | None
+    n_upstream_scored: int  # answerable questions the upstream EM/F1 counts
     em: float | None
     f1: float | None
+    em_by_type: dict[str, float]
+    f1_by_type: dict[str, float]
+    n_by_type: dict[str, int]
+    contains_gold_rate: float | None  # answerable questions whose answer contains a gold answer
+    n_answered: int
+    n_conflicts: int  # answers flagged as contradicted by another source
+    # Article level, over the questions whose gold article is indexed (None without retrieval).
+    n_with_gold_urls: int = 0
+    n_gold_in_index: int = 0
+    article_hit_at_1: float | None = None
+    article_hit_at_5: float | None = None
+    article_hit_at_10: float | None = None
+    article_mrr_at_10: float | None = None
+    article_rank_counts: list[int] = Field(default_factory=list)  # [questions at rank 1, ..., 10]
 
 
 class EvalReport(BaseModel):
@@ -158,6 +207,12 @@ def evidence_rank(passages: Sequence[Passage], evidence: str, doc_text: Document
     return None
 
 
+def _base_row(q: EvalQuestion, latency_ms: float) -> dict:
+    return dict(id=q.id, question=q.question, answerable=q.answerable, gold_answers=q.answers,
+                answer_type=q.answer_type, has_evidence=bool(q.evidence), latency_ms=latency_ms,
+                upstream_skip=q.upstream_skip, question_date=q.question_date)
+
+
 def _score_row(q: EvalQuestion, ans: Answer, latency_ms: float, doc_text: DocumentText) -> EvalRow:
     pred, abstained = ans.answer, ans.answer is None
     correct = answers_match(pred, q.answers) if q.answerable else None
@@ -166,19 +221,39 @@ def _score_row(q: EvalQuestion, ans: Answer, latency_ms: float, doc_text: Docume
     else:
         outcome = "abstained_ok" if abstained else "answered_unanswerable"
     cites = ans.citations
+    first = cites[0] if cites else None
+    shown = first or (ans.passages[0] if ans.passages else None)
+    in_quote = None
+    if first is not None and first.answer_start is not None and first.answer_end is not None:
+        in_quote = (first.answer_start - first.char_start, first.answer_end - first.char_start)
     return EvalRow(
-        id=q.id, question=q.question, answerable=q.answerable, gold_answers=q.answers,
-        answer_type=q.answer_type, has_evidence=bool(q.evidence), latency_ms=latency_ms,
+        **_base_row(q, latency_ms),
         outcome=outcome, abstained=abstained, predicted=pred, predicted_type=ans.answer_type,
         correct=correct, confidence=ans.confidence,
         citation_valid=all(citation_valid(c, pred, doc_text(c.doc_id)) for c in cites)
         if cites else None,
         answer_in_quote=any(pred in c.quote for c in cites) if pred is not None and cites else None,
         evidence_rank=evidence_rank(ans.passages, q.evidence, doc_text) if q.evidence else None,
-        quote=cites[0].quote if cites else None,
+        quote=first.quote if first else None, quote_answer=in_quote,
+        source_title=shown.title if shown else None, source_url=shown.url if shown else None,
+        published=shown.published if shown else None,
         em=exact_match(pred, q.answers) if q.answerable else None,
-        f1=token_f1(pred, q.answers) if q.answerable else None, reason=ans.reason,
+        f1=token_f1(pred, q.answers) if q.answerable else None,
+        contains_gold=contains_gold(pred, q.answers) if q.answerable else None,
+        conflict=ans.conflict, alternatives=[a.answer for a in ans.alternatives], reason=ans.reason,
     )
+
+
+def _article_fields(q: EvalQuestion, articles: ArticleRetrieval) -> dict:
+    """``gold_in_index`` and ``article_rank`` of one question."""
+    if not q.gold_urls:
+        return {"gold_in_index": None, "article_rank": None}
+    gold = set(q.gold_urls) & set(articles.indexed)
+    if not gold:
+        return {"gold_in_index": False, "article_rank": None}
+    ranked = articles.rank(q)[:ARTICLE_DEPTH]
+    rank = next((i for i, url in enumerate(ranked, start=1) if url in gold), None)
+    return {"gold_in_index": True, "article_rank": rank}
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -190,13 +265,26 @@ def _pct(values: Sequence[float], p: float) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _by_type(rows: Sequence[EvalRow], value: Callable[[EvalRow], float]) -> dict[str, float]:
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(r.answer_type, []).append(value(r))
+    return {t: sum(v) / len(v) for t, v in sorted(groups.items())}
+
+
 def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
-    """Aggregate scored rows. Error rows count as wrong and are left out of abstention figures."""
+    """Aggregate scored rows. Error rows count as wrong and are left out of abstention figures.
+
+    Upstream EM/F1 average over the answerable questions the upstream scorer keeps, an
+    abstention scoring 0 (upstream systems always answer). Article-level figures average over
+    the questions whose gold article is indexed.
+    """
     answerable = [r for r in rows if r.answerable]
+    scored = [r for r in answerable if not r.upstream_skip]
     cited = [r for r in rows if r.citation_valid is not None]
-    by_type: dict[str, list[float]] = {}
-    for r in answerable:
-        by_type.setdefault(r.answer_type, []).append(float(bool(r.correct)))
+    in_index = [r for r in rows if r.gold_in_index]
+    article_ranks = [([str(i) for i in range(1, (r.article_rank or 0) + 1)], {str(r.article_rank)})
+                     for r in in_index]
     # Evidence ranks as ranked lists of passage ranks, so hits/MRR come from eval.metrics.
     ev = [([str(i) for i in range(1, (r.evidence_rank or 0) + 1)], {str(r.evidence_rank)})
           for r in rows if r.has_evidence]
@@ -207,7 +295,7 @@ def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
         n_errors=sum(r.error is not None for r in rows),
         n_correct=sum(bool(r.correct) for r in answerable),
         answer_accuracy=_mean([float(bool(r.correct)) for r in answerable]),
-        accuracy_by_type={t: sum(v) / len(v) for t, v in sorted(by_type.items())},
+        accuracy_by_type=_by_type(answerable, lambda r: float(bool(r.correct))),
         n_wrong_on_unanswerable=sum(r.outcome == "answered_unanswerable" for r in rows),
         abstention_precision=abst["precision"], abstention_recall=abst["recall"],
         abstention_rate=abst["rate"],
@@ -221,14 +309,33 @@ def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
         mrr=_mean([reciprocal_rank(ranked, gold, k) for ranked, gold in ev]),
         latency_p50_ms=_pct(latencies, 50), latency_p95_ms=_pct(latencies, 95),
         latency_max_ms=max(latencies) if latencies else None,
-        em=_mean([r.em or 0.0 for r in answerable]), f1=_mean([r.f1 or 0.0 for r in answerable]),
+        n_upstream_scored=len(scored),
+        em=_mean([r.em or 0.0 for r in scored]), f1=_mean([r.f1 or 0.0 for r in scored]),
+        em_by_type=_by_type(scored, lambda r: r.em or 0.0),
+        f1_by_type=_by_type(scored, lambda r: r.f1 or 0.0),
+        n_by_type={t: sum(r.answer_type == t for r in answerable)
+                   for t in sorted({r.answer_type for r in answerable})},
+        contains_gold_rate=_mean([float(bool(r.contains_gold)) for r in answerable]),
+        n_answered=sum(r.predicted is not None for r in rows),
+        n_conflicts=sum(r.conflict for r in rows),
+        n_with_gold_urls=sum(r.gold_in_index is not None for r in rows),
+        n_gold_in_index=len(in_index),
+        article_hit_at_1=_mean([hits_at_k(rk, gold, 1) for rk, gold in article_ranks]),
+        article_hit_at_5=_mean([hits_at_k(rk, gold, 5) for rk, gold in article_ranks]),
+        article_hit_at_10=_mean([hits_at_k(rk, gold, 10) for rk, gold in article_ranks]),
+        article_mrr_at_10=_mean([reciprocal_rank(rk, gold, 10) for rk, gold in article_ranks]),
+        article_rank_counts=[sum(r.article_rank == i for r in in_index)
+                             for i in range(1, ARTICLE_DEPTH + 1)] if in_index else [],
     )
 
 
-def run_eval(questions: Sequence[EvalQuestion], ask: Callable[[str], Answer],
-             document_text: DocumentText, k: int = 5, progress: bool = True) -> EvalReport:
+def run_eval(questions: Sequence[EvalQuestion], ask: Callable[[EvalQuestion], Answer],
+             document_text: DocumentText, k: int = 5, progress: bool = True,
+             articles: ArticleRetrieval | None = None, desc: str = "eval") -> EvalReport:
     """Ask every question (timing each ``ask``), score the answers and summarise.
 
+    ``ask`` gets the whole question record, so it can use its ``question_date``. With
+    ``articles``, article-level retrieval is scored too (outside the timed ``ask``).
     An exception from ``ask`` does not stop the run: its row has outcome "error" and the message.
     """
     if k < 1:
@@ -241,19 +348,21 @@ def run_eval(questions: Sequence[EvalQuestion], ask: Callable[[str], Answer],
         return cache[doc_id]
 
     rows: list[EvalRow] = []
-    for q in tqdm(questions, desc="eval", unit="q", file=sys.stderr, disable=not progress):
+    for q in tqdm(questions, desc=desc, unit="q", file=sys.stderr, disable=not progress):
         t0 = time.perf_counter()
         try:
-            ans = ask(q.question)
+            ans = ask(q)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, the run goes on
-            rows.append(EvalRow(
-                id=q.id, question=q.question, answerable=q.answerable, gold_answers=q.answers,
-                answer_type=q.answer_type, has_evidence=bool(q.evidence),
-                latency_ms=(time.perf_counter() - t0) * 1000, outcome="error",
+            row = EvalRow(
+                **_base_row(q, (time.perf_counter() - t0) * 1000), outcome="error",
                 correct=False if q.answerable else None, em=0.0 if q.answerable else None,
-                f1=0.0 if q.answerable else None, error=f"{type(exc).__name__}: {exc}"))
-            continue
-        rows.append(_score_row(q, ans, (time.perf_counter() - t0) * 1000, doc_text))
+                f1=0.0 if q.answerable else None, contains_gold=False if q.answerable else None,
+                error=f"{type(exc).__name__}: {exc}")
+        else:
+            row = _score_row(q, ans, (time.perf_counter() - t0) * 1000, doc_text)
+        if articles is not None:
+            row = row.model_copy(update=_article_fields(q, articles))
+        rows.append(row)
     return EvalReport(summary=summarize(rows, k), rows=rows)
 
 
@@ -283,15 +392,23 @@ def format_summary(report: EvalReport) -> str:
         f"{s.n_unanswerable} unanswerable{errors})",
         f"answer accuracy   {_f(s.answer_accuracy)} ({s.n_correct}/{s.n_answerable}); "
         f"by type: {by_type}",
-        f"unanswerable      {s.n_wrong_on_unanswerable}/{s.n_unanswerable} answered (wrong)",
+        *([f"unanswerable      {s.n_wrong_on_unanswerable}/{s.n_unanswerable} answered (wrong)"]
+          if s.n_unanswerable else []),
         f"abstention        precision {_f(s.abstention_precision)}  "
         f"recall {_f(s.abstention_recall)}  rate {_f(s.abstention_rate)}",
         f"citations         {_f(s.citation_validity)} valid ({s.n_citations_valid}/"
         f"{s.n_with_citations}); answer not in quote {s.n_answer_not_in_quote}; "
         f"answered without citation {s.n_answered_without_citation}",
-        f"evidence          hit@1 {_f(s.hit_at_1)}  hit@{s.k} {_f(s.hit_at_k)}  "
-        f"MRR@{s.k} {_f(s.mrr)} ({s.n_with_evidence} questions with evidence)",
+        *([f"evidence          hit@1 {_f(s.hit_at_1)}  hit@{s.k} {_f(s.hit_at_k)}  "
+           f"MRR@{s.k} {_f(s.mrr)} ({s.n_with_evidence} questions with evidence)"]
+          if s.n_with_evidence else []),
         f"latency ms        p50 {_f(s.latency_p50_ms, 1)}  p95 {_f(s.latency_p95_ms, 1)}  "
         f"max {_f(s.latency_max_ms, 1)}",
-        f"upstream EM / F1  {_f(s.em)} / {_f(s.f1)} (RealTime QA style, answerable only)",
+        f"upstream EM / F1  {_f(s.em)} / {_f(s.f1)} (RealTime QA style, {s.n_upstream_scored} "
+        f"answerable questions); answer contains gold {_f(s.contains_gold_rate)}",
+        f"conflicts         {s.n_conflicts}/{s.n_answered} answers flagged as contradicted",
+        *([f"articles          hit@1 {_f(s.article_hit_at_1)}  hit@5 {_f(s.article_hit_at_5)}  "
+           f"hit@10 {_f(s.article_hit_at_10)}  MRR@10 {_f(s.article_mrr_at_10)} "
+           f"({s.n_gold_in_index} of {s.n_with_gold_urls} questions with a gold article have "
+           f"it indexed)"] if s.n_with_gold_urls else []),
     ])

@@ -15,10 +15,11 @@ from index.embedding import Embedder
 from index.errors import InvalidQueryError
 from service.answer_types import AnswerType, classify
 from service.citations import make_citation, verify
+from service.conflicts import disagrees, same_answer
 from service.extraction import WHY, Candidate, clause_around, entity_candidates, free_text_answer
 from service.phrases import anchor_closeness, local_phrase, noun_phrases, place_phrases
 from service.retrieval import HybridRetriever, SentenceHit, content_words
-from service.schemas import Answer, Passage, Timings
+from service.schemas import Alternative, Answer, Passage, Timings
 
 # Entity labels in a question that narrow it to something the articles must mention.
 _CONSTRAINT_LABELS = {"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "LAW"}
@@ -34,6 +35,19 @@ _ALIASES = {
 }
 ABSTAIN_BELOW = 0.5
 SENTENCES_CONSIDERED = 4
+# Sources disagree when two sentences make the same claim with different values. A rival
+# answer counts only when its sentence, answer cut out, is a near paraphrase of a sentence
+# giving the chosen answer, answer cut out (cosine >= SAME_CLAIM); matches the question within
+# CONFLICT_MARGIN of the chosen one (sentence scores are about 0.3-0.9); and the rival would be
+# confident enough to be given itself. Support is compared per sentence, not per candidate: a
+# candidate's own score moves with the words of the value. With MiniLM on the dev sets (so
+# in-sample): an RGB passage and its edited copy 1.0; other pairs of RGB passages up to 0.92;
+# different facts within the seed article at most 0.50.
+CONFLICT_MARGIN = 0.05
+SAME_CLAIM = 0.9
+MAX_ALTERNATIVES = 3
+# Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
+_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT"})
 
 
 @dataclass(frozen=True)
@@ -45,10 +59,19 @@ class Choice:
     context: float  # similarity of the answer's clause to the question
     fit: float
     prox: float  # closeness in the parse tree to the words the question shares with the sentence
+    label: str = ""  # the candidate's kind: a spaCy entity label, PHRASE, CLAUSE, ...
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _confidence(choice: Choice) -> float:
+    """Confidence rests on the evidence (sentence similarity and shared words), the type fit and
+    how close the answer sits to the question's words; a logistic squashes it to [0, 1]."""
+    sent = choice.sentence
+    raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
+    return _sigmoid(10 * (raw - 0.4))
 
 
 class Answerer:
@@ -95,22 +118,20 @@ class Answerer:
             return Answer(**base, answer=None, confidence=0.0, reason="The index holds no articles to search.",
                           timings=_timings(t0, t1))
         qdoc = self.nlp(q)  # parsed once: subject test and name check both read it
-        choice = self._choose(q, qdoc, qvec, kind, sentences)
-        if choice is None:
+        choices = self._choose(q, qdoc, qvec, kind, sentences)
+        if not choices:
             best = sentences[0]
             conf = _sigmoid(8 * (0.5 * best.dense + 0.5 * best.overlap - 0.75))
             return Answer(**base, answer=None, confidence=round(min(conf, 0.49), 3),
                           reason=f"No {kind.value} answer found in the closest sentences.",
                           timings=_timings(t0, t1))
         snap = self.retriever.snapshot
+        choice = choices[0]
         sent = choice.sentence
         doc = snap.documents[snap.sent_doc[sent.row]]
         s_start, s_end = (int(x) for x in snap.sent_span[sent.row])
         answer_text = doc.text[s_start + choice.start : s_start + choice.end]
-        # Confidence rests on the evidence (sentence similarity and shared words), the type fit
-        # and how close the answer sits to the question's words; a logistic squashes it to [0, 1].
-        raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
-        confidence = _sigmoid(10 * (raw - 0.4))
+        confidence = _confidence(choice)
         reason = None
         missing = self._missing_constraints(qdoc, doc.text)
         if missing:
@@ -124,12 +145,69 @@ class Answerer:
         if reason is not None:
             return Answer(**base, answer=None, confidence=round(confidence, 3), reason=reason,
                           timings=_timings(t0, t1, t2))
+        alternatives = self._alternatives(qdoc, choice, answer_text, choices[1:])
+        t2 = time.perf_counter()
         return Answer(**base, answer=answer_text, confidence=round(confidence, 3), citations=[citation],
+                      conflict=bool(alternatives), alternatives=alternatives,
                       timings=_timings(t0, t1, t2))
+
+    def _alternatives(
+        self, qdoc: Doc, best: Choice, answer: str, rivals: list[Choice]
+    ) -> list[Alternative]:
+        """Answers that disagree with ``answer`` and have about as much support: each of the
+        same entity type, confident enough to be given on its own, about the question's names,
+        from a sentence that matches the question within ``CONFLICT_MARGIN`` of the chosen one
+        and makes the same claim as a sentence giving ``answer`` (``rivals`` are best first)."""
+        if best.label in _UNTYPED:
+            return []
+        snap = self.retriever.snapshot
+        sentence = snap.sentence_text(best.sentence.row)
+
+        def value(c: Choice) -> str:
+            return snap.sentence_text(c.sentence.row)[c.start : c.end]
+
+        support = [best, *(r for r in rivals if same_answer(value(r), answer))]
+        rows = {c.sentence.row for c in support}
+        contenders: list[Choice] = []
+        for rival in rivals:
+            if rival.sentence.row in rows or rival.label != best.label:
+                continue
+            if rival.sentence.score < best.sentence.score - CONFLICT_MARGIN:
+                continue
+            if _confidence(rival) < ABSTAIN_BELOW:
+                continue
+            if not disagrees(answer, sentence, value(rival), snap.sentence_text(rival.sentence.row)):
+                continue
+            contenders.append(rival)
+        if not contenders:
+            return []
+        # The same claim: the sentences read alike once their answers are taken out.
+        support = list({c.sentence.row: c for c in reversed(support)}.values())  # one per sentence
+        vectors = self.embedder.embed([_without_answer(snap.sentence_text(c.sentence.row), c)
+                                       for c in (*support, *contenders)])
+        claims, others = vectors[: len(support)], vectors[len(support) :]
+        out: list[Alternative] = []
+        for rival, vector in zip(contenders, others, strict=True):
+            if len(out) == MAX_ALTERNATIVES:
+                break
+            if float((claims @ vector).max()) < SAME_CLAIM:
+                continue
+            row = rival.sentence.row
+            doc = snap.documents[snap.sent_doc[row]]
+            s_start, s_end = (int(x) for x in snap.sent_span[row])
+            found = doc.text[s_start + rival.start : s_start + rival.end]
+            if any(same_answer(found, a.answer) for a in out) or self._missing_constraints(qdoc, doc.text):
+                continue
+            citation = make_citation(doc, s_start, s_end, s_start + rival.start, s_start + rival.end, rival.score)
+            if verify(citation, doc, found):
+                out.append(Alternative(**citation.model_dump(), answer=found))
+        return out
 
     def _choose(
         self, question: str, qdoc: Doc, qvec: np.ndarray, kind: AnswerType, sentences: list[SentenceHit]
-    ) -> Choice | None:
+    ) -> list[Choice]:
+        """Every candidate answer of the closest sentences, scored, best first (ties keep the
+        order of the sentences); empty when none fits the question."""
         snap = self.retriever.snapshot
         texts = [snap.sentence_text(s.row) for s in sentences]
         qstems = set(content_words(question))
@@ -153,19 +231,20 @@ class Answerer:
                 found.append((sent, text, cand, prox, root))
         if not found:
             if kind is not AnswerType.OTHER:
-                return None
+                return []
             best = sentences[0]
             start, end = free_text_answer(texts[0], question)
-            return Choice(best, start, end, best.score, best.dense, 0.5, 0.15)
+            return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
         contexts = [_context(text, c, span) for _, text, c, _, span in found]
         sims = self.embedder.embed(contexts) @ qvec
-        best_choice: Choice | None = None
-        for (sent, _, cand, prox, span), sim in zip(found, sims, strict=True):
-            score = (0.35 * sent.score + 0.3 * float(sim) + 0.15 * prox + 0.15 * cand.fit
-                     - 0.01 * max(0, len(span) - 6))
-            if best_choice is None or score > best_choice.score:
-                best_choice = Choice(sent, cand.start, cand.end, score, float(sim), cand.fit, prox)
-        return best_choice
+        choices = [
+            Choice(sent, cand.start, cand.end,
+                   0.35 * sent.score + 0.3 * float(sim) + 0.15 * prox + 0.15 * cand.fit
+                   - 0.01 * max(0, len(span) - 6),
+                   float(sim), cand.fit, prox, cand.label)
+            for (sent, _, cand, prox, span), sim in zip(found, sims, strict=True)
+        ]
+        return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
 
     def _candidates(self, doc: Doc, kind: AnswerType, question: str) -> list[tuple[Candidate, Span]]:
         """Typed entities first; phrases of the parse for places and untyped questions."""
@@ -212,6 +291,11 @@ def _context(text: str, cand: Candidate, span: Span) -> str:
     if cand.label in ("PHRASE", "PLACE_PHRASE", "CLAUSE"):
         return text[slice(*clause_around(text, cand.start, cand.end))]
     return local_phrase(span).text
+
+
+def _without_answer(sentence: str, choice: Choice) -> str:
+    """The sentence with the answer cut out: what it claims about the answer, whatever it is."""
+    return f"{sentence[: choice.start].rstrip()} {sentence[choice.end :].lstrip()}".strip()
 
 
 def _asks_for_subject(qdoc: Doc) -> bool:

@@ -271,32 +271,67 @@ def _human(answer: Any) -> str:
 @app.command("eval")
 @_edge
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help="JSONL: question, answers, answerable[, evidence].")] = Path("eval/seed_dev.jsonl"),
-    out: Annotated[Path, typer.Option(help="Folder for eval_report.json and eval_rows.jsonl.")] = Path("eval/out"),
+    questions: Annotated[Path | None, typer.Argument(help=(
+        "JSONL: id, question, answers, answerable, answer_type, evidence (default "
+        "eval/seed_dev.jsonl when no --dataset is given)."
+    ))] = None,
+    datasets: Annotated[list[str] | None, typer.Option("--dataset", metavar="NAME", help=(
+        "realtimeqa (dev questions over the news corpus, with and without a date window) or rgb "
+        "(RGB en_fact, true vs edited-false passages). Repeat for both."
+    ))] = None,
+    data: Annotated[Path | None, typer.Option(help="RealTime QA folder (default ../shared/datasets/realtimeqa).")] = None,
+    rgb_data: Annotated[Path | None, typer.Option(help="RGB en_fact folder (default ../shared/datasets/rgb_en_fact).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON files.")] = Path("eval/out"),
+    report: Annotated[Path | None, typer.Option(help="The HTML report (default OUT/report.html).")] = None,
+    window_days: Annotated[int, typer.Option(min=1, max=366, help="RealTime QA date window: days up to and including the question date.")] = 7,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions of each dataset.")] = None,
     index_dir: IndexDir = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
 ) -> None:
-    """Measure answer accuracy, citation validity, abstention, retrieval and latency."""
-    from eval.run import format_summary, load_questions, run_eval, write_report
+    """Measure answer accuracy, EM/F1, citations, abstention, retrieval, conflicts and latency.
 
-    if not questions.is_file():
-        raise SourcedError(f"No question file at {questions}.")
-    try:
-        rows = load_questions(questions)
-    except ValueError as exc:
-        raise SourcedError(str(exc)) from exc
-    engine = _engine(_settings(index_dir))
-    engine.start(build_if_missing=True)
-    docs = engine.answerer.retriever.snapshot.documents
+    Writes OUT/report.json and a self-contained HTML report (OUT/report.html). With --dataset
+    realtimeqa the index defaults to ./.sourced.realtimeqa, built from the corpus if missing.
 
-    def text_of(doc_id: str) -> str | None:
-        doc = docs.get(doc_id)
-        return doc.text if doc else None
+      sourced eval eval/seed_dev.jsonl
 
-    report = run_eval(rows, lambda q: engine.ask(q, top_k), text_of)
-    json_path, rows_path = write_report(report, out)
-    typer.echo(format_summary(report))
-    typer.echo(f"wrote {json_path} and {rows_path}")
+      sourced eval --dataset realtimeqa --dataset rgb --report eval/out/report.html
+    """
+    from eval.report import write_html
+    from eval.run import load_questions, write_report
+    from eval.suite import Datasets, run_suite, write_json
+
+    logging.basicConfig(level=logging.WARNING)
+    names = list(dict.fromkeys(datasets or []))
+    for name in names:
+        if name not in ("realtimeqa", "rgb"):
+            raise typer.BadParameter(f"unknown dataset {name!r}: use realtimeqa or rgb", param_hint="--dataset")
+    if questions is None and not names:
+        questions = Path("eval/seed_dev.jsonl")
+    chosen = Datasets(window_days=window_days, realtimeqa_dir=data)
+    if questions is not None:
+        if not questions.is_file():
+            raise SourcedError(f"No question file at {questions}.")
+        try:
+            chosen.file = (questions.stem, load_questions(questions)[:limit])
+        except ValueError as exc:
+            raise SourcedError(str(exc)) from exc
+    if "realtimeqa" in names:  # the data is read before any model loads: a bad path fails fast
+        from eval.realtimeqa import load_questions as load_realtimeqa
+
+        chosen.realtimeqa = load_realtimeqa(data, limit)
+        index_dir = index_dir or Path(".sourced.realtimeqa")  # not the seed corpus's index
+    if "rgb" in names:
+        from eval.rgb import load_questions as load_rgb
+
+        chosen.rgb = load_rgb(rgb_data, limit)
+    suite = run_suite(_settings(index_dir), chosen, "sourced " + " ".join(sys.argv[1:]), top_k,
+                      echo=typer.echo)
+    if chosen.file is not None:  # the per-file outputs, as before the suite existed
+        paths = write_report(suite.runs[0].report, out)
+        typer.echo(f"wrote {paths[0]} and {paths[1]}")
+    typer.echo(f"wrote {write_json(suite, out / 'report.json')} and "
+               f"{write_html(suite, report or out / 'report.html')}")
 
 
 @app.command()

@@ -22,6 +22,13 @@ class Citation(BaseModel):
     score: float = 0.0
 
 
+class Alternative(Citation):
+    """A different answer of the same type that another sentence supports about as strongly:
+    verified like any citation, so ``document.text[answer_start:answer_end] == answer``."""
+
+    answer: str = Field(description="The competing answer, a verbatim span of this quote.")
+
+
 class Passage(BaseModel):
     """A retrieved chunk, shown as nearest evidence (also when the answer abstains)."""
 
@@ -48,5 +55,13 @@ class Answer(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     reason: str | None = Field(default=None, description="Why the answer is null, if it is.")
     citations: list[Citation] = Field(default_factory=list)
+    conflict: bool = Field(
+        default=False,
+        description="True when the sources disagree: another sentence gives a different answer of "
+        "the same type with strong support (listed in alternatives).",
+    )
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="The competing answers when conflict is true, best first."
+    )
     passages: list[Passage] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)

@@ -77,12 +77,9 @@ LATENCY_MS = {"q1": 10.0, "q2": 20.0, "q3": 30.0, "q4": 40.0, "q5": 50.0, "q6": 
 def report(monkeypatch: pytest.MonkeyPatch) -> run_mod.EvalReport:
     clock = [0.0]
     monkeypatch.setattr(run_mod.time, "perf_counter", lambda: clock[0])
-    by_question = {q.question: q.id for q in QUESTIONS}
-
-    def ask(question: str) -> Answer:
-        qid = by_question[question]
-        clock[0] += LATENCY_MS[qid] / 1000
-        return CANNED[qid]
+    def ask(q: EvalQuestion) -> Answer:
+        clock[0] += LATENCY_MS[q.id] / 1000
+        return CANNED[q.id]
 
     docs = {DOC_ID: DOC}
     return run_eval(QUESTIONS, ask, docs.get, k=5, progress=False)
@@ -135,9 +132,9 @@ def test_tampered_answer_offsets_are_invalid() -> None:
     good = _cite(S1, "2,500")
     bad = good.model_copy(update={"answer_start": good.answer_start + 1})
     q = [_q("x", "q?", ["2,500"])]
-    ok = run_eval(q, lambda s: _answer(s, "2,500", [good], []), {DOC_ID: DOC}.get, progress=False)
-    ko = run_eval(q, lambda s: _answer(s, "2,500", [bad], []), {DOC_ID: DOC}.get, progress=False)
-    unknown = run_eval(q, lambda s: _answer(s, "2,500", [good], []), lambda d: None,
+    ok = run_eval(q, lambda x: _answer(x.question, "2,500", [good], []), {DOC_ID: DOC}.get, progress=False)
+    ko = run_eval(q, lambda x: _answer(x.question, "2,500", [bad], []), {DOC_ID: DOC}.get, progress=False)
+    unknown = run_eval(q, lambda x: _answer(x.question, "2,500", [good], []), lambda d: None,
                        progress=False)
     assert ok.rows[0].citation_valid is True
     assert ko.rows[0].citation_valid is False
@@ -149,16 +146,16 @@ def test_evidence_found_by_span_cover() -> None:
     p = Passage(doc_id=DOC_ID, title="T", url=None, text="(elided)", char_start=0,
                 char_end=len(DOC), score=0.1)
     q = [_q("x", "q?", ["2014"], evidence=S3)]
-    rep = run_eval(q, lambda s: _answer(s, None, [], [_passage(S1), p]), {DOC_ID: DOC}.get,
+    rep = run_eval(q, lambda x: _answer(x.question, None, [], [_passage(S1), p]), {DOC_ID: DOC}.get,
                    progress=False)
     assert rep.rows[0].evidence_rank == 2
 
 
 def test_errors_are_recorded_and_the_run_goes_on() -> None:
-    def ask(question: str) -> Answer:
-        if question == "boom?":
+    def ask(q: EvalQuestion) -> Answer:
+        if q.question == "boom?":
             raise RuntimeError("index is gone")
-        return _answer(question, None, [], [])
+        return _answer(q.question, None, [], [])
 
     qs = [_q("a", "boom?", ["1"]), _q("b", "fine?", [])]
     rep = run_eval(qs, ask, {DOC_ID: DOC}.get, progress=False)
@@ -171,7 +168,7 @@ def test_errors_are_recorded_and_the_run_goes_on() -> None:
 
 
 def test_empty_run_has_no_ratios() -> None:
-    rep = run_eval([], lambda s: _answer(s, None, [], []), lambda d: None, progress=False)
+    rep = run_eval([], lambda x: _answer(x.question, None, [], []), lambda d: None, progress=False)
     s = rep.summary
     assert s.n == 0 and s.answer_accuracy is None and s.latency_p50_ms is None and s.mrr is None
     assert "n/a" in format_summary(rep)

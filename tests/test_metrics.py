@@ -10,7 +10,7 @@ import pytest
 import eval.metrics as m
 from eval.metrics import (abstention_scores, answers_match, contains_gold, exact_match,
                           hits_at_k, normalize_answer, percentile, reciprocal_rank, token_f1,
-                          upstream_normalize)
+                          upstream_normalize, upstream_skips)
 
 
 def test_doctests_pass() -> None:
@@ -39,6 +39,20 @@ def test_normalize_answer(raw: str, expected: str) -> None:
 def test_upstream_normalize_keeps_articles_and_deletes_punctuation() -> None:
     assert upstream_normalize("The Iran-backed groups.") == "the iranbacked groups"
     assert upstream_normalize("2,500") == "2500"
+
+
+def test_upstream_normalize_deletes_only_ascii_punctuation() -> None:
+    # As upstream (string.punctuation): curly quotes and dashes stay, so they cost an EM.
+    assert upstream_normalize("“Top Gun:  Maverick”") == "“top gun maverick”"
+    assert upstream_normalize("Biden – again") == "biden – again"
+    assert exact_match("“Top Gun”", ["Top Gun"]) == 0.0
+    assert exact_match("Top Gun!", ["top gun"]) == 1.0
+
+
+def test_upstream_skips_except_questions_like_the_upstream_scorer() -> None:
+    assert upstream_skips("He starred in all of these films except:")
+    assert upstream_skips("All of these are true EXCEPT")
+    assert not upstream_skips("Except for Ohio, which state voted first?")  # not in the last 10
 
 
 @pytest.mark.parametrize(("pred", "gold"), [
