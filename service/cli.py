@@ -264,6 +264,11 @@ def _human(answer: Any) -> str:
         lines.append(f"  — {_dated(c.title, c.published)} [{c.doc_id}, chars {c.char_start}-{c.char_end}]")
         if c.url:
             lines.append(f"  {c.url}")
+        if answer.conflict:
+            lines.append("  Sources disagree:")
+            for alt in answer.alternatives:
+                lines.append(f"  {alt.answer}: \"{alt.quote}\"")
+                lines.append(f"    — {_dated(alt.title, alt.published)} [{alt.doc_id}, chars {alt.char_start}-{alt.char_end}]")
     lines.append(f"  confidence {answer.confidence:.2f}, {answer.timings.total_ms:.0f} ms")
     return "\n".join(lines)
 

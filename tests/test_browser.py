@@ -46,6 +46,8 @@ MARKUP = """# Markup in an article
 
 This page quotes <script>alert(1)</script> and <img src=x onerror=alert(2)> as plain text.
 """
+# Two articles making one claim with different numbers (as in tests/test_conflicts.py).
+BUSES = "The city council approved {n} new electric buses on Monday, the mayor{who} said.\n"
 SHOTS = os.environ.get("SOURCED_SCREENSHOTS") == "1"
 
 
@@ -55,6 +57,8 @@ def base_url(tmp_path_factory):
     (root / "corpus").mkdir()
     (root / "corpus" / "iraq-talks.md").write_text(SEED, encoding="utf-8")
     (root / "corpus" / "markup.md").write_text(MARKUP, encoding="utf-8")
+    (root / "corpus" / "buses-a.txt").write_text("Buses A\n" + BUSES.format(n=40, who=""), encoding="utf-8")
+    (root / "corpus" / "buses-b.txt").write_text("Buses B\n" + BUSES.format(n=25, who="'s office"), encoding="utf-8")
     settings = Settings(index_dir=root / "idx", embedder="hash", corpus_dir=root / "corpus")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # a free loopback port, held until uvicorn takes it over
@@ -126,6 +130,18 @@ def test_not_found_state_shows_reason_and_nearest_passages(page, base_url):
     assert "confidence" in page.inner_text(".not-found-card")
     if SHOTS:
         page.screenshot(path="/tmp/sourced-abstain.png", full_page=True)
+
+
+def test_sources_that_disagree_are_both_shown(page, base_url):
+    ask(page, base_url, "How many electric buses did the city council approve?")
+    answer = page.inner_text("#answer-text")
+    assert answer in ("40", "25")
+    conflict = page.inner_text("#conflict")
+    assert "Sources disagree" in conflict
+    other = "25" if answer == "40" else "40"
+    assert page.inner_text("#conflict strong") == other
+    assert BUSES.format(n=other, who="'s office" if other == "25" else "").strip() in conflict
+    assert "Buses" in page.inner_text("#conflict .source a")
 
 
 def test_markup_in_an_article_is_shown_as_text_never_run(page, base_url):

@@ -81,3 +81,16 @@ def test_ask_for_a_person_prints_quote_and_source(env):
     result = runner.invoke(app, ["ask", "How many US troops are in Iraq?"])
     assert "2,500" in result.output and "Washington has 2,500 soldiers" in result.output
     assert SEED_ID in result.output and "chars" in result.output
+
+
+def test_ask_shows_when_sources_disagree(env):
+    claim = "The city council approved {n} new electric buses on Monday, the mayor{who} said.\n"
+    (env / "a.txt").write_text("Buses A\n" + claim.format(n=40, who=""), encoding="utf-8")
+    (env / "b.txt").write_text("Buses B\n" + claim.format(n=25, who="'s office"), encoding="utf-8")
+    assert runner.invoke(app, ["index", str(env / "a.txt"), str(env / "b.txt"), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["ask", "How many electric buses did the city council approve?"])
+    assert result.exit_code == 0, result.output
+    first, *rest = result.output.splitlines()
+    other = "25" if first == "40" else "40"
+    assert "  Sources disagree:" in rest
+    assert any(line.startswith(f"  {other}: \"The city council approved {other} ") for line in rest)

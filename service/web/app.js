@@ -169,8 +169,21 @@ async function renderAnswer(answer, elapsed) {
   const title = el("a", { href: viewUrl(c.doc_id, c.char_start, c.char_end, answer.question) }, c.title);
   card.append(el("p", { class: "source" }, "From ", title, "\u00a0· ", published(c.published)));
   card.append(metaLine(c.url && originalLink(c.url)));
+  if (answer.conflict) card.append(disagreement(answer));
   card.append(metaLine(timing(answer, elapsed)));
   return card;
+}
+
+/** Other sources give another answer about as strongly: show each, with its own source. */
+function disagreement(answer) {
+  const box = el("div", { class: "conflict", id: "conflict", role: "note" },
+    el("h3", {}, "Sources disagree"));
+  for (const alt of answer.alternatives) {
+    const link = el("a", { href: viewUrl(alt.doc_id, alt.char_start, alt.char_end, answer.question) }, alt.title);
+    box.append(el("p", {}, el("strong", {}, alt.answer), " \u2014 \u201c", alt.quote, "\u201d"),
+      el("p", { class: "source" }, "From ", link, "\u00a0· ", published(alt.published)));
+  }
+  return box;
 }
 
 /** The cited sentence inside its paragraph: the quote underlined, the answer in <mark>. */
