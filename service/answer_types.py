@@ -34,13 +34,22 @@ FALLBACK_LABELS: dict[AnswerType, tuple[str, ...]] = {
 _ORG_NOUNS = (
     r"group|groups|organi[sz]ation|organi[sz]ations|company|companies|agency|agencies|party|"
     r"alliance|militia|militias|coalition|team|club|firm|network|body|union|bank|ministry|"
-    r"government|court|council|committee|movement|band|brand"
+    r"government|court|council|committee|movement|band|brand|automaker|carmaker|manufacturer|"
+    r"retailer|airline|university|school|newspaper|outlet|league|franchise|network|studio|"
+    r"publisher|startup|regulator|department|agency|institution|charity|union"
 )
-_PLACE_NOUNS = r"country|countries|city|cities|state|province|region|town|nation|continent|capital|island|base|place"
+_PLACE_NOUNS = (
+    r"country|countries|city|cities|state|states|province|region|town|nation|continent|capital|"
+    r"island|base|place|county|neighbou?rhood|venue|stadium|airport|river|ocean|sea|mountain|"
+    r"park|location|port|village|border"
+)
 _DATE_NOUNS = r"year|date|day|month|week|decade|century|time"
 _PERSON_NOUNS = (
     r"person|man|woman|general|spokesman|spokesperson|minister|president|leader|official|"
-    r"actor|actress|singer|player|senator|governor|judge|ceo|founder|author"
+    r"actor|actress|singer|player|senator|governor|judge|ceo|founder|author|athlete|star|coach|"
+    r"rapper|musician|writer|director|host|candidate|nominee|winner|champion|journalist|"
+    r"executive|chef|quarterback|pitcher|golfer|boxer|lawmaker|mayor|king|queen|prince|princess|"
+    r"pope|chancellor|prosecutor|rapper|comedian|anchor|billionaire|astronaut"
 )
 
 # Up to two modifiers may stand between "which" and its noun ("which terrorist group").
@@ -66,9 +75,11 @@ def classify(question: str) -> AnswerType:
     <AnswerType.ORG: 'org'>
     >>> classify("Why were the talks suspended?")
     <AnswerType.OTHER: 'other'>
+    >>> classify("Which continent did the team tour when the season ended?")
+    <AnswerType.PLACE: 'place'>
     """
     q = question.lower()
-    for pattern, kind in _RULES:
-        if pattern.search(q):
-            return kind
-    return AnswerType.OTHER
+    # The wh-phrase that comes first decides: in "Which continent did she visit when ...?" the
+    # later "when" belongs to a subordinate clause. Rule order breaks ties at one position.
+    found = [(m.start(), i, kind) for i, (pattern, kind) in enumerate(_RULES) if (m := pattern.search(q))]
+    return min(found)[2] if found else AnswerType.OTHER
