@@ -66,6 +66,25 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
 ]
 
 
+# "Which virus ...", "what painting ...": the answer names a thing, most often a named entity.
+# Not "what did/is/kind of ...", whose answers are clauses or descriptions.
+_WHICH_THING = re.compile(
+    r"\b(?:which|what)\s+(?!(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|"
+    r"should|might|may|must|kind|type|sort|happened|happens|caused|made|makes|if|about)\b)[a-z]"
+)
+
+
+def asks_which_thing(question: str) -> bool:
+    """True for "which NOUN" / "what NOUN" questions.
+
+    >>> asks_which_thing("Which virus is spreading in Europe?")
+    True
+    >>> asks_which_thing("What did the US do after the attack?")
+    False
+    """
+    return bool(_WHICH_THING.search(question.lower()))
+
+
 def classify(question: str) -> AnswerType:
     """Expected answer type; unknown wording falls back to free text.
 

@@ -13,10 +13,17 @@ from spacy.tokens import Doc, Span
 
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
-from service.answer_types import AnswerType, classify
+from service.answer_types import AnswerType, asks_which_thing, classify
 from service.citations import make_citation, verify
 from service.conflicts import disagrees, same_answer
-from service.extraction import WHY, Candidate, clause_around, entity_candidates, free_text_answer
+from service.extraction import (
+    WHY,
+    Candidate,
+    clause_around,
+    entity_candidates,
+    free_text_answer,
+    named_candidates,
+)
 from service.phrases import anchor_closeness, local_phrase, noun_phrases, place_phrases
 from service.retrieval import HybridRetriever, SentenceHit, content_words
 from service.schemas import Alternative, Answer, Passage, Timings
@@ -260,6 +267,8 @@ class Answerer:
                 span = doc.char_span(start, end, alignment_mode="expand")
                 out.append((Candidate(start, end, doc.text[start:end], "CLAUSE", 1.0), span))
         elif kind is AnswerType.OTHER:
+            if asks_which_thing(question):  # "which virus": a name beats a description
+                out += [(c, doc.char_span(c.start, c.end, alignment_mode="expand")) for c in named_candidates(doc)]
             # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
             out += [(_phrase(p, "PHRASE", 0.6 + 0.002 * len(p)), p) for p in noun_phrases(doc)]
         return [(c, span) for c, span in out if span is not None and len(span)]

@@ -95,6 +95,21 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
     return out
 
 
+# Entity labels that can name the thing in "which NOUN" questions of no known type.
+_NAMED_LABELS = frozenset({
+    "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+    "LANGUAGE", "MONEY", "PERCENT", "QUANTITY",
+})
+
+
+def named_candidates(doc: Doc, fit: float = 0.9) -> list[Candidate]:
+    """Every named entity (not dates or bare counts): the answers of "which NOUN" questions."""
+    return [
+        Candidate(e.start_char, e.end_char, e.text, e.label_, fit)
+        for e in doc.ents if e.label_ in _NAMED_LABELS
+    ]
+
+
 def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause (between commas, semicolons or conjunctions) that contains ``[start, end)``."""
     cut_before, cut_after = 0, len(text)

@@ -29,3 +29,17 @@ def test_doctests_pass() -> None:
 )
 def test_the_first_wh_phrase_decides(question, expected):
     assert classify(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which virus is spreading in Europe?", True),
+        ("What painting did the protesters glue themselves to?", True),
+        ("What did the US do after the attack?", False),
+        ("What kind of attack killed the soldiers?", False),
+        ("Why did the talks stall?", False),
+    ],
+)
+def test_which_noun_questions_ask_for_a_named_thing(question, expected):
+    assert answer_types.asks_which_thing(question) is expected
