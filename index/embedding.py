@@ -10,13 +10,17 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from index.errors import ModelLoadError
+
+if TYPE_CHECKING:  # imported when the model loads: it is slow to import
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 log = logging.getLogger(__name__)
@@ -88,6 +92,12 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim())
 
     @property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers model itself (benchmarks compare against it)."""
+        self.warm_up()
+        return self._model
+
+    @property
     def max_seq_length(self) -> int:
         self.warm_up()
         return int(self._model.max_seq_length)
@@ -102,14 +112,47 @@ class SentenceTransformerEmbedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # Each distinct text once: a question's candidate answers often share their clause.
+        unique = list(dict.fromkeys(texts))
+        with _torch_threads(1 if len(unique) <= QUERY_TEXTS else None):
+            vectors = self._model.encode(
+                unique,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(unique) == len(texts):
+            return vectors
+        row = {text: i for i, text in enumerate(unique)}
+        return vectors[[row[t] for t in texts]]
+
+
+# A question's texts (itself, its candidate answers' phrases) are tens; indexing sends thousands.
+QUERY_TEXTS = 64
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run this thread's torch ops on ``n`` threads. A question's few short texts gain nothing
+    from a second thread, and the service already answers one question per core: two threads per
+    question on 2 busy cores took 490 ms to embed one question, one thread 12 ms
+    (eval/bench.py). The setting is per calling thread; it is restored after."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 _WORD = re.compile(r"\w+")

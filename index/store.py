@@ -16,7 +16,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from index.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
 from index.manifest import Manifest
 from index.records import Document, SplitDocument
+from index.snapshot import Snapshot, read_snapshot
 
 DB_NAME = "sourced.sqlite3"
 NEW_DB_NAME = DB_NAME + ".new"  # a database being created; renamed to DB_NAME once complete
@@ -50,33 +50,6 @@ CREATE TABLE IF NOT EXISTS sentences (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ordinal);
 """
-
-
-@dataclass
-class Snapshot:
-    """Everything the query side needs, read in one transaction (a consistent view).
-
-    Row ``i`` of ``chunk_vectors`` belongs to chunk ``i``; chunk ``i`` covers sentences
-    ``sent_offset[doc] + chunk_sent[i, 0] .. + chunk_sent[i, 1]`` of ``sentence_*`` arrays.
-    """
-
-    documents: dict[str, Document]
-    chunk_doc: list[str]
-    chunk_span: np.ndarray  # (n, 2) char_start, char_end
-    chunk_sent: np.ndarray  # (n, 2) global sentence row range [start, end)
-    chunk_vectors: np.ndarray  # (n, dim) float32
-    sent_doc: list[str]
-    sent_span: np.ndarray  # (m, 2)
-    sent_vectors: np.ndarray  # (m, dim)
-    generation: int
-
-    def chunk_text(self, i: int) -> str:
-        s, e = self.chunk_span[i]
-        return self.documents[self.chunk_doc[i]].text[s:e]
-
-    def sentence_text(self, j: int) -> str:
-        s, e = self.sent_span[j]
-        return self.documents[self.sent_doc[j]].text[s:e]
 
 
 class IndexStore:
@@ -120,7 +93,13 @@ class IndexStore:
                 "(set --index-dir or SOURCED_INDEX_DIR to use another place)."
             )
         store = cls(index_dir, _connect(path))
-        store._check_integrity()
+        # A full page check reads the whole file (0.3 s at 400 MB, warm): once per process per
+        # version of the file, not on every write's open. Any change to the file (a checkpoint,
+        # another writer, damage) changes its size or mtime, and it is checked again.
+        key = _file_key(path)
+        store._check_integrity(pages=key not in _VERIFIED)
+        if key is not None:
+            _VERIFIED.add(key)
         return store
 
     @classmethod
@@ -139,10 +118,10 @@ class IndexStore:
                 _fsync_dir(index_dir)
         return cls.open(index_dir)
 
-    def _check_integrity(self) -> None:
+    def _check_integrity(self, pages: bool = True) -> None:
         with self._lock:
             try:
-                ok = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+                ok = self._conn.execute("PRAGMA quick_check").fetchone()[0] if pages else "ok"
                 tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
             except sqlite3.DatabaseError as exc:
                 raise _corrupt(self.index_dir, str(exc)) from exc
@@ -287,40 +266,19 @@ class IndexStore:
         keys = ("doc_id", "title", "url", "published", "source", "chars", "indexed_at")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def snapshot(self) -> Snapshot:
-        """Read everything in one read transaction, so writers cannot tear the view."""
+    def snapshot(self, base: Snapshot | None = None) -> Snapshot:
+        """Read everything in one read transaction, so writers cannot tear the view.
+
+        ``base``, an earlier snapshot of this database, is reused for the documents that have
+        not changed since (a write then costs what it changed, not the whole index).
+        """
         dim = self.manifest.dim
         with self._lock, _read_transaction(self._conn):
             gen = _generation(self._conn)  # inside the transaction: it labels exactly this view
-            documents = {
-                r[0]: Document(*r)
-                for r in self._conn.execute(
-                    "SELECT doc_id, text, title, url, published, source, origin FROM documents"
-                )
-            }
-            sent_rows = self._conn.execute(
-                "SELECT doc_id, char_start, char_end, vector FROM sentences ORDER BY doc_id, ordinal"
-            ).fetchall()
-            chunk_rows = self._conn.execute(
-                "SELECT doc_id, char_start, char_end, sent_start, sent_end, vector FROM chunks"
-                " ORDER BY doc_id, ordinal"
-            ).fetchall()
-        sent_base: dict[str, int] = {}
-        for j, r in enumerate(sent_rows):
-            sent_base.setdefault(r[0], j)
-        return Snapshot(
-            documents=documents,
-            chunk_doc=[r[0] for r in chunk_rows],
-            chunk_span=np.array([(r[1], r[2]) for r in chunk_rows], dtype=np.int64).reshape(-1, 2),
-            chunk_sent=np.array(
-                [(sent_base[r[0]] + r[3], sent_base[r[0]] + r[4]) for r in chunk_rows], dtype=np.int64
-            ).reshape(-1, 2),
-            chunk_vectors=_matrix([r[5] for r in chunk_rows], dim),
-            sent_doc=[r[0] for r in sent_rows],
-            sent_span=np.array([(r[1], r[2]) for r in sent_rows], dtype=np.int64).reshape(-1, 2),
-            sent_vectors=_matrix([r[3] for r in sent_rows], dim),
-            generation=gen,
-        )
+            try:
+                return read_snapshot(self._conn, dim, gen, base)
+            except ValueError as exc:  # a vector of the wrong size: the file was tampered with
+                raise _corrupt(self.index_dir, str(exc)) from exc
 
 
 def _finish_interrupted_swap(index_dir: Path) -> None:
@@ -377,6 +335,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _file_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+_VERIFIED: set[tuple[int, int, int, int]] = set()  # files that passed ``quick_check``
+
+
 def _inode(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -413,12 +382,6 @@ def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-def _matrix(blobs: list[bytes], dim: int) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
 
 
 def _corrupt(where: Path, detail: str) -> IndexCorruptError:

@@ -106,10 +106,14 @@ class Engine:
 
     def _refresh(self) -> None:
         assert self._store is not None and self._nlp is not None
+        # The current state lends what a write left unchanged: it costs what it wrote.
+        base = self._answerer.retriever if self._answerer is not None else None
         if self._store.replaced:  # `sourced index --rebuild` swapped in a new database
             # Not closed here: a reader may still be probing it. CPython closes it once unused.
             self._store = self.indexer.open_store()
-        retriever = HybridRetriever(self._store.snapshot())
+            base = None
+        snapshot = self._store.snapshot(base=base.snapshot if base else None)
+        retriever = HybridRetriever(snapshot, base=base)
         self._answerer = Answerer(
             retriever, self.embedder, self._nlp, self.settings.top_k, self.settings.max_question_chars
         )

@@ -7,19 +7,17 @@ overlap with the question: answers are picked at sentence level.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bm25s
 import numpy as np
 import Stemmer
 
+from index.lexical import LexicalIndex
 from index.store import Snapshot
 from index.vectors import VectorIndex
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 RRF_K = 60  # the constant from Cormack et al.; damps the head of each list
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'’-][A-Za-z0-9]+)*")
 STOPWORDS = frozenset(
@@ -67,18 +65,16 @@ class HybridRetriever:
         sentences = retriever.sentences(question_vector, question, hits)
     """
 
-    def __init__(self, snapshot: Snapshot, candidates: int = 50) -> None:
+    def __init__(
+        self, snapshot: Snapshot, candidates: int = 50, base: HybridRetriever | None = None
+    ) -> None:
+        """``base``, the retriever of an earlier snapshot of the same index, lends what did not
+        change (tokenised documents, trained vector lists): a write then costs what it wrote."""
         self.snapshot = snapshot
         self.candidates = candidates
-        self.dense = VectorIndex(snapshot.chunk_vectors)
-        texts = [snapshot.chunk_text(i) for i in range(len(snapshot.chunk_doc))]
-        self.bm25 = bm25s.BM25()
-        self._lexical = False  # bm25s cannot index a corpus whose every word is a stopword
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
-            if tokens.vocab:
-                self.bm25.index(tokens, show_progress=False)
-                self._lexical = True
+        self.dense = VectorIndex(snapshot.chunk_vectors, base=base.dense if base else None)
+        keys, texts = _documents(snapshot)
+        self.lexical = LexicalIndex.build(keys, texts, base=base.lexical if base else None)
 
     def __len__(self) -> int:
         return len(self.dense)
@@ -94,14 +90,9 @@ class HybridRetriever:
         if n == 0:
             return []
         depth = min(n, max(self.candidates, k))
-        dense_scores = self.snapshot.chunk_vectors @ qvec if allowed is not None else None
-        if dense_scores is None:
-            scores, ids = self.dense.search(qvec, depth)
-            dense_rank = [int(i) for i in ids[0] if i >= 0]
-        else:
-            masked = np.where(allowed, dense_scores, -np.inf)
-            dense_rank = [int(i) for i in np.argsort(-masked)[:depth] if allowed[i]]
-        lexical = self._bm25_scores(question)
+        _, ids = self.dense.search(qvec, depth, allowed)  # exact over ``allowed`` when given
+        dense_rank = [int(i) for i in ids[0] if i >= 0]
+        lexical = self.lexical.scores(question)
         if allowed is not None:
             lexical = np.where(allowed, lexical, 0.0)
         lex_rank = [int(i) for i in np.argsort(-lexical, kind="stable")[:depth] if lexical[i] > 0]
@@ -112,14 +103,6 @@ class HybridRetriever:
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         cos = self.snapshot.chunk_vectors[[r for r, _ in best]] @ qvec if best else []
         return [ChunkHit(r, s, float(c)) for (r, s), c in zip(best, cos, strict=True)]
-
-    def _bm25_scores(self, question: str) -> np.ndarray:
-        query = bm25s.tokenize(
-            [question], stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-        )[0]
-        if not query or not self._lexical:
-            return np.zeros(len(self), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(query), dtype=np.float32)
 
     def sentences(self, qvec: np.ndarray, question: str, hits: list[ChunkHit]) -> list[SentenceHit]:
         """Sentences of the retrieved chunks, best first (each sentence once, via its best chunk)."""
@@ -139,3 +122,16 @@ class HybridRetriever:
                 if row not in best or score > best[row].score:
                     best[row] = SentenceHit(row, hit, score, float(d), overlap)
         return sorted(best.values(), key=lambda s: -s.score)
+
+
+def _documents(snapshot: Snapshot) -> tuple[list[str], list[list[str]]]:
+    """Per document, in row order: a key naming its content, and its chunks' texts."""
+    keys: list[str] = []
+    texts: list[list[str]] = []
+    for i, doc_id in enumerate(snapshot.chunk_doc):
+        if not keys or snapshot.chunk_doc[i - 1] != doc_id:
+            doc = snapshot.documents[doc_id]
+            keys.append(f"{doc_id}\x00{snapshot.hashes.get(doc_id) or doc.content_hash}")
+            texts.append([])
+        texts[-1].append(snapshot.chunk_text(i))
+    return keys, texts

@@ -161,3 +161,14 @@ def test_wal_file_committed_data_survives_reopen(tmp_path):
     _indexer(tmp_path).run(_docs(2), progress=False)
     conn = sqlite3.connect(tmp_path / DB_NAME)
     assert conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 2
+
+
+def test_damage_after_a_verified_open_is_still_refused(tmp_path):
+    # The page check is skipped for a file this process verified, only while it is unchanged.
+    _indexer(tmp_path).run(_docs(20), progress=False)
+    IndexStore.open(tmp_path).close()
+    IndexStore.open(tmp_path).close()  # unchanged: opened without the page check
+    db = tmp_path / DB_NAME
+    db.write_bytes(db.read_bytes()[:4096] + b"\x00garbage" * 512)
+    with pytest.raises(IndexCorruptError):
+        IndexStore.open(tmp_path)

@@ -1,0 +1,84 @@
+"""A snapshot read after a write reuses the unchanged documents of the one before, and equals a
+full read of the index: same rows, same order, same vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.chunking import ChunkSettings
+from index.embedding import HashEmbedder
+from index.indexer import Indexer
+from index.records import Document
+from index.snapshot import Snapshot
+from index.store import IndexStore
+
+
+def _doc(i: int, tag: str = "") -> Document:
+    sentences = " ".join(f"Sentence {j} of article {i} {tag} mentions topic {i * j}." for j in range(1 + i % 7))
+    return Document(f"doc-{i:03d}", sentences, f"Title {i}", published="2022-06-1" + str(i % 10))
+
+
+def _indexer(path) -> Indexer:
+    return Indexer(path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6))
+
+
+def assert_same(a: Snapshot, b: Snapshot) -> None:
+    assert a.documents == b.documents and a.hashes == b.hashes and a.generation == b.generation
+    assert a.chunk_doc == b.chunk_doc and a.sent_doc == b.sent_doc
+    for name in ("chunk_span", "chunk_sent", "chunk_vectors", "sent_span", "sent_vectors"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda ix: ix.run([_doc(5, "changed")], progress=False),  # replaced in the middle
+        lambda ix: ix.run([_doc(100), _doc(-1 % 1000)], progress=False),  # added at both ends
+        lambda ix: ix.remove(["doc-000", "doc-007", "doc-019"]),  # removed, first one included
+        lambda ix: ix.run([_doc(i, "v2") for i in range(15)], progress=False),  # most changed
+        lambda ix: ix.remove([f"doc-{i:03d}" for i in range(20)]),  # all removed
+    ],
+)
+def test_incremental_snapshot_equals_a_full_read(tmp_path, change):
+    indexer = _indexer(tmp_path)
+    indexer.run([_doc(i) for i in range(20)], progress=False)
+    store = IndexStore.open(tmp_path)
+    before = store.snapshot()
+    change(indexer)
+    assert_same(store.snapshot(base=before), store.snapshot())
+    # Chained: a second write on top of the incremental snapshot.
+    later = store.snapshot(base=before)
+    indexer.run([_doc(3, "again")], progress=False)
+    assert_same(store.snapshot(base=later), store.snapshot())
+    store.close()
+
+
+def test_doc_rows_cover_each_document(tmp_path):
+    _indexer(tmp_path).run([_doc(i) for i in range(10)], progress=False)
+    snap = IndexStore.open(tmp_path).snapshot()
+    for doc_id, (c0, c1, s0, s1) in snap.doc_rows.items():
+        assert set(snap.chunk_doc[c0:c1]) == {doc_id} and set(snap.sent_doc[s0:s1]) == {doc_id}
+    assert sum(c1 - c0 for c0, c1, _, _ in snap.doc_rows.values()) == len(snap.chunk_doc)
+
+
+def test_a_snapshot_without_hashes_is_not_reused(tmp_path):
+    _indexer(tmp_path).run([_doc(i) for i in range(5)], progress=False)
+    store = IndexStore.open(tmp_path)
+    full = store.snapshot()
+    stale = Snapshot(**{**full.__dict__, "hashes": {}, "chunk_vectors": full.chunk_vectors * 0})
+    stale.__dict__.pop("doc_rows", None)
+    assert_same(store.snapshot(base=stale), full)
+
+
+def test_unchanged_documents_are_not_read_again(tmp_path):
+    indexer = _indexer(tmp_path)
+    indexer.run([_doc(i) for i in range(10)], progress=False)
+    store = IndexStore.open(tmp_path)
+    before = store.snapshot()
+    indexer.run([_doc(4, "changed")], progress=False)
+    after = store.snapshot(base=before)
+    assert after.documents["doc-003"] is before.documents["doc-003"]
+    assert after.documents["doc-004"] is not before.documents["doc-004"]
