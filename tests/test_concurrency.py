@@ -133,6 +133,16 @@ def text_lookup(base: dict[str, str]) -> Callable[[str, int], str]:
     return lambda doc_id, rev: base[doc_id] if rev == 0 else article(doc_id, rev)
 
 
+def check_run(answers: list[dict], reads: list[tuple[str, str]], base: dict[str, str],
+              history: History, writes: int) -> None:
+    """Every answer and document read came from one state, and the run did real work."""
+    text_of = text_lookup(base)
+    cited = sum(check_answer(a, text_of, history) for a in answers)
+    for doc_id, text in reads:
+        assert text == article(doc_id, revision(text))
+    assert writes >= 10 and len(answers) >= 20 and cited >= 10, (writes, len(answers), cited)
+
+
 def run_writer(write: Callable[[str, int], None], delete: Callable[[str], None], history: History,
                seconds: float) -> int:
     """Add, replace and delete the survey documents for ``seconds``; returns the operations."""
@@ -200,11 +210,7 @@ def test_engine_answers_come_from_one_state_while_documents_change(engine: Engin
     with readers(4, read) as errors:
         writes = run_writer(write, lambda d: engine.remove([d]), history, WRITE_SECONDS)
     assert not errors, errors[:3]
-    text_of = text_lookup(base)
-    cited = sum(check_answer(a, text_of, history) for a in answers)
-    for doc_id, text in reads:
-        assert text == article(doc_id, revision(text))
-    assert writes >= 10 and len(answers) >= 20 and cited >= 10, (writes, len(answers), cited)
+    check_run(answers, reads, base, history, writes)
     # The final state is the writer's last one.
     final = {d: r for d, r in history.ops}
     counts = engine.counts()
@@ -307,11 +313,7 @@ def test_http_reads_see_one_state_and_writes_are_serialised(settings: Settings, 
         with readers(4, read) as errors:
             writes = run_writer(write, delete, history, WRITE_SECONDS)
         assert not errors, errors[:3]
-        text_of = text_lookup(base)
-        cited = sum(check_answer(a, text_of, history) for a in answers)
-        for doc_id, text in reads:
-            assert text == article(doc_id, revision(text))
-        assert writes >= 10 and len(answers) >= 20 and cited >= 10, (writes, len(answers), cited)
+        check_run(answers, reads, base, history, writes)
 
         # Two POSTs for one id at once: both succeed, one of them is what stays, once.
         for round_ in range(4):
