@@ -36,33 +36,54 @@ _ORG_NOUNS = (
     r"alliance|militia|militias|coalition|team|club|firm|network|body|union|bank|ministry|"
     r"government|court|council|committee|movement|band|brand|automaker|carmaker|manufacturer|"
     r"retailer|airline|university|school|newspaper|outlet|league|franchise|network|studio|"
-    r"publisher|startup|regulator|department|agency|institution|charity|union"
+    r"publisher|startup|regulator|department|agency|institution|charity|union|commission|board|"
+    r"panel|authority|tribunal|parliament|legislature|administration|corporation|faction|cartel|"
+    r"gang|conglomerate|broadcaster|network"
 )
 _PLACE_NOUNS = (
     r"country|countries|city|cities|state|states|province|region|town|nation|continent|capital|"
     r"island|base|place|county|neighbou?rhood|venue|stadium|airport|river|ocean|sea|mountain|"
-    r"park|location|port|village|border"
+    r"park|location|port|village|border|power|powers|superpower|site|district"
 )
-_DATE_NOUNS = r"year|date|day|month|week|decade|century|time"
+_DATE_NOUNS = r"year|date|day|month|week|decade|century|time|point|moment|period|era|season"
 _PERSON_NOUNS = (
     r"person|man|woman|general|spokesman|spokesperson|minister|president|leader|official|"
     r"actor|actress|singer|player|senator|governor|judge|ceo|founder|author|athlete|star|coach|"
     r"rapper|musician|writer|director|host|candidate|nominee|winner|champion|journalist|"
     r"executive|chef|quarterback|pitcher|golfer|boxer|lawmaker|mayor|king|queen|prince|princess|"
-    r"pope|chancellor|prosecutor|rapper|comedian|anchor|billionaire|astronaut"
+    r"pope|chancellor|prosecutor|rapper|comedian|anchor|billionaire|astronaut|secretary|chief|"
+    r"chairman|chairwoman|chair|commander|ambassador|envoy|spokeswoman|head|boss|manager|member"
 )
+
+
+
+def _words(pattern: str) -> frozenset[str]:
+    return frozenset(w for w in pattern.split("|") if w.isalpha())
+
+
+# Head nouns that make an untagged phrase a group, a place or a person ("the supreme Iraqi
+# military commission", "Iraq's prime minister").
+TYPE_NOUNS: dict[AnswerType, frozenset[str]] = {
+    AnswerType.ORG: _words(_ORG_NOUNS), AnswerType.PLACE: _words(_PLACE_NOUNS),
+    AnswerType.PERSON: _words(_PERSON_NOUNS),
+}
 
 # Up to two modifiers may stand between "which" and its noun ("which terrorist group").
 _MODS = r"(?:[a-z-]+\s+){0,2}?"
+# "the name of the base", "the name of Iraq's prime minister": the noun after it decides.
+_NAME_OF = r"\bname of (?:(?:the|a|an|this|that|its|their)\s+)?(?:[a-z-]+(?:'s|’s)\s+)?" + _MODS
 
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
-                r"|\bhow (old|far|long|big|large|tall|high|often)\b"), AnswerType.NUMBER),
+                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"), AnswerType.NUMBER),
     (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b|\bwhen\b"), AnswerType.DATE),
-    (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b"), AnswerType.ORG),
-    (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"), AnswerType.PLACE),
-    (re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what)\s+{_MODS}({_PERSON_NOUNS})\b|\bwho\b|\bname of the ({_PERSON_NOUNS})\b"), AnswerType.PERSON),
+    (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b|{_NAME_OF}({_ORG_NOUNS})\b(?!['’])"),
+     AnswerType.ORG),
+    (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"
+                rf"|{_NAME_OF}({_PLACE_NOUNS})\b(?!['’])"), AnswerType.PLACE),
+    (re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what)\s+{_MODS}({_PERSON_NOUNS})\b|\bwho\b"
+                rf"|{_NAME_OF}({_PERSON_NOUNS})\b(?!['’])"), AnswerType.PERSON),
 ]
 
 
@@ -102,3 +123,100 @@ def classify(question: str) -> AnswerType:
     # later "when" belongs to a subordinate clause. Rule order breaks ties at one position.
     found = [(m.start(), i, kind) for i, (pattern, kind) in enumerate(_RULES) if (m := pattern.search(q))]
     return min(found)[2] if found else AnswerType.OTHER
+
+
+# Free-text questions whose answer has a recognisable shape in the sentence.
+CONDITION = re.compile(
+    r"\b(?:under|on|in) (?:what|which) (?:conditions?|circumstances?|terms?)\b|\bwhat conditions?\b", re.I
+)
+FREQUENCY = re.compile(r"\bhow (?:often|frequently)\b|\bat what (?:frequency|intervals?)\b", re.I)
+# "How has Washington responded?": the answer is the means ("with several deadly strikes").
+MANNER = re.compile(
+    r"^\s*how (?:has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|might)\b", re.I
+)
+# "How is X described?", "What is X?", "Who is X?": X's apposition or predicate describes it.
+_DESCRIBED = re.compile(
+    r"^\s*how (?:is|are|was|were) (?P<x>.+?) (?:described|characteri[sz]ed|defined|portrayed|labell?ed|"
+    r"known|seen|called)\b|^\s*(?:what|who) (?:is|are|was|were) (?P<y>(?!the name\b).+?)\s*\??\s*$",
+    re.I,
+)
+_KIND_OF = re.compile(r"\b(?:what|which) (?:kind|type|sort|form)s? of (?P<noun>[a-z-]+)", re.I)
+
+
+def described(question: str) -> str | None:
+    """What a definition question asks about, or None.
+
+    >>> described("How is the Islamic Resistance in Iraq described?")
+    'the Islamic Resistance in Iraq'
+    >>> described("Who is Yehia Rasool?")
+    'Yehia Rasool'
+    >>> described("Who is the current US secretary of defense?") is None  # a role, not a name
+    True
+    """
+    m = _DESCRIBED.search(question)
+    if not m:
+        return None
+    target = (m.group("x") or m.group("y")).strip()
+    first = re.sub(r"^(?:the|a|an)\s+", "", target, flags=re.I)[:1]
+    if m.group("y") and not first.isupper():
+        return None  # "What is the current role of ...": a name is described, not a role
+    return target
+
+
+def kind_of_noun(question: str) -> str | None:
+    """The noun of "what kind of NOUN", or None.
+
+    >>> kind_of_noun("What kind of attack killed the soldiers?")
+    'attack'
+    """
+    m = _KIND_OF.search(question)
+    return m.group("noun").lower() if m else None
+
+
+def manner(question: str) -> bool:
+    """True for "How did X ...?" questions that ask for a means, not an amount or a description."""
+    return bool(MANNER.match(question)) and classify(question) is AnswerType.OTHER and described(question) is None
+
+
+_ROLE = re.compile(
+    rf"(?:\b(?:which|what)\s+{_MODS}|{_NAME_OF}|^\s*who (?:is|was|are|were) (?:the |a |an )?{_MODS})"
+    rf"(?P<noun>{_PERSON_NOUNS})\b",
+    re.I,
+)
+
+
+def role_noun(question: str) -> str | None:
+    """The role a person question names.
+
+    >>> role_noun("What is the name of Iraq's prime minister?")
+    'minister'
+    >>> role_noun("Who is the chief executive of the company?")
+    'executive'
+    """
+    m = _ROLE.search(question)
+    if not m:
+        return None
+    noun, rest = m.group("noun").lower(), question[m.end() :].lower().split()
+    while rest and rest[0].strip("?,.") in TYPE_NOUNS[AnswerType.PERSON]:  # "chief executive"
+        noun, rest = rest[0].strip("?,."), rest[1:]
+    return noun
+
+
+# "What is the role of X?", "What does X do?": the answer is an activity, a verb with its object.
+_ACTIVITY = re.compile(
+    r"\bwhat (?:is|are|was|were) (?:the |their |its |his |her )?(?:[a-z-]+ )?"
+    r"(?:role|purpose|aim|goal|mission|task|job|function|objective)s?\b"
+    r"|\bwhat (?:do|does|did|will|would|should|can|could) .+ do\b",
+    re.I,
+)
+
+
+def asks_activity(question: str) -> bool:
+    """True for questions answered by what someone does.
+
+    >>> asks_activity("What is the current role of US forces in Iraq?")
+    True
+    >>> asks_activity("What is the capital of Iraq?")
+    False
+    """
+    return bool(_ACTIVITY.search(question))

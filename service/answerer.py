@@ -13,18 +13,12 @@ from spacy.tokens import Doc, Span
 
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
-from service.answer_types import AnswerType, asks_which_thing, classify
+from service.answer_types import AnswerType
+from service.candidates import QuestionForm, candidates, titles
 from service.citations import make_citation, verify
 from service.conflicts import disagrees, same_answer
-from service.extraction import (
-    WHY,
-    Candidate,
-    clause_around,
-    entity_candidates,
-    free_text_answer,
-    named_candidates,
-)
-from service.phrases import anchor_closeness, local_phrase, noun_phrases, place_phrases
+from service.extraction import Candidate, clause_around, free_text_answer
+from service.phrases import anchor_closeness, local_phrase
 from service.retrieval import HybridRetriever, SentenceHit, content_words
 from service.schemas import Alternative, Answer, Passage, Timings
 
@@ -53,8 +47,10 @@ SENTENCES_CONSIDERED = 4
 CONFLICT_MARGIN = 0.05
 SAME_CLAIM = 0.9
 MAX_ALTERNATIVES = 3
+CLASH_PENALTY = 0.15
+_PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
-_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT"})
+_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +63,7 @@ class Choice:
     fit: float
     prox: float  # closeness in the parse tree to the words the question shares with the sentence
     label: str = ""  # the candidate's kind: a spaCy entity label, PHRASE, CLAUSE, ...
+    clash: bool = False  # its phrase names another place than the question does
 
 
 def _sigmoid(x: float) -> float:
@@ -78,6 +75,7 @@ def _confidence(choice: Choice) -> float:
     how close the answer sits to the question's words; a logistic squashes it to [0, 1]."""
     sent = choice.sentence
     raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
+    raw -= CLASH_PENALTY * choice.clash
     return _sigmoid(10 * (raw - 0.4))
 
 
@@ -118,14 +116,15 @@ class Answerer:
         hits = self.retriever.search(qvec, q, k, allowed)
         sentences = self.retriever.sentences(qvec, q, hits)[:SENTENCES_CONSIDERED]
         t1 = time.perf_counter()
-        kind = classify(q)
+        form = QuestionForm.of(q)
+        kind = form.kind
         passages = [self.passage(h.row, h.score) for h in hits]
         base = dict(question=question, answer_type=kind.value, passages=passages)
         if not sentences:
             return Answer(**base, answer=None, confidence=0.0, reason="The index holds no articles to search.",
                           timings=_timings(t0, t1))
         qdoc = self.nlp(q)  # parsed once: subject test and name check both read it
-        choices = self._choose(q, qdoc, qvec, kind, sentences)
+        choices = self._choose(q, qdoc, qvec, form, sentences)
         if not choices:
             best = sentences[0]
             conf = _sigmoid(8 * (0.5 * best.dense + 0.5 * best.overlap - 0.75))
@@ -211,7 +210,7 @@ class Answerer:
         return out
 
     def _choose(
-        self, question: str, qdoc: Doc, qvec: np.ndarray, kind: AnswerType, sentences: list[SentenceHit]
+        self, question: str, qdoc: Doc, qvec: np.ndarray, form: QuestionForm, sentences: list[SentenceHit]
     ) -> list[Choice]:
         """Every candidate answer of the closest sentences, scored, best first (ties keep the
         order of the sentences); empty when none fits the question."""
@@ -220,13 +219,14 @@ class Answerer:
         qstems = set(content_words(question))
         q_lower = question.lower()
         asks_subject = _asks_for_subject(qdoc)
-        found: list[tuple[SentenceHit, str, Candidate, float, Span]] = []
+        q_places = _places(qdoc.ents)
+        found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool]] = []
         for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
-            for cand, root in self._candidates(doc, kind, question):
+            for cand, root in candidates(doc, form):
                 words = set(content_words(cand.text))
-                novelty = len(words - qstems) / len(words) if words else 0.0
-                if _in_question(cand.text, q_lower) or (words and novelty == 0.0):
+                novelty = len(words - qstems) / len(words) if words else 1.0
+                if _in_question(cand.text, q_lower) or novelty == 0.0:
                     continue
                 if cand.label == "PERSON" and words & qstems:
                     continue  # the person the question is about is not its answer
@@ -235,43 +235,31 @@ class Answerer:
                 prox = closeness if closeness is not None else 0.15
                 if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
                     prox *= 0.5  # the question names its subject; the answer is another argument
-                found.append((sent, text, cand, prox, root))
+                # "How many US soldiers are in Jordan?" is not answered by "2,500 soldiers in Iraq".
+                clash = cand.label not in _UNTYPED and _clashes(q_places, local_phrase(root), root)
+                if form.role and cand.label == "PERSON" and (roles := titles(root)) and form.role not in roles:
+                    clash = True  # asked for the prime minister, found his spokesman
+                found.append((sent, text, cand, prox, root, novelty, clash))
+        if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is
+            found = [f for f in found if f[2].label == "DESCRIPTION"]
         if not found:
-            if kind is not AnswerType.OTHER:
+            if form.kind is not AnswerType.OTHER:
                 return []
             best = sentences[0]
             start, end = free_text_answer(texts[0], question)
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
-        contexts = [_context(text, c, span) for _, text, c, _, span in found]
+        contexts = [_context(text, c, span) for _, text, c, _, span, _, _ in found]
         sims = self.embedder.embed(contexts) @ qvec
         choices = [
             Choice(sent, cand.start, cand.end,
                    0.35 * sent.score + 0.3 * float(sim) + 0.15 * prox + 0.15 * cand.fit
-                   - 0.01 * max(0, len(span) - 6),
-                   float(sim), cand.fit, prox, cand.label)
-            for (sent, _, cand, prox, span), sim in zip(found, sims, strict=True)
+                   - 0.01 * max(0, len(span) - 6)
+                   - 0.15 * (1.0 - novelty)  # an answer that repeats the question says little
+                   - CLASH_PENALTY * clash,
+                   float(sim), cand.fit, prox, cand.label, clash)
+            for (sent, _, cand, prox, span, novelty, clash), sim in zip(found, sims, strict=True)
         ]
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
-
-    def _candidates(self, doc: Doc, kind: AnswerType, question: str) -> list[tuple[Candidate, Span]]:
-        """Typed entities first; phrases of the parse for places and untyped questions."""
-        out = [(c, doc.char_span(c.start, c.end, alignment_mode="expand")) for c in entity_candidates(doc, kind)]
-        if kind is AnswerType.PLACE:
-            out += [(_phrase(p, "PLACE_PHRASE", 0.8), p) for p in place_phrases(doc)]
-        if kind in (AnswerType.ORG, AnswerType.PLACE):  # groups are often untagged noun phrases
-            out += [(_phrase(p, "PHRASE", 0.3), p) for p in noun_phrases(doc)]
-        if kind is AnswerType.OTHER and WHY.match(question):
-            # A reason is a clause, not a noun phrase: only causal clauses compete.
-            start, end = free_text_answer(doc.text, question)
-            if end - start < len(doc.text.rstrip(" .")):
-                span = doc.char_span(start, end, alignment_mode="expand")
-                out.append((Candidate(start, end, doc.text[start:end], "CLAUSE", 1.0), span))
-        elif kind is AnswerType.OTHER:
-            if asks_which_thing(question):  # "which virus": a name beats a description
-                out += [(c, doc.char_span(c.start, c.end, alignment_mode="expand")) for c in named_candidates(doc)]
-            # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
-            out += [(_phrase(p, "PHRASE", 0.6 + 0.002 * len(p)), p) for p in noun_phrases(doc)]
-        return [(c, span) for c, span in out if span is not None and len(span)]
 
     def _missing_constraints(self, qdoc: Doc, doc_text: str) -> list[str]:
         """Names in the question that the cited article never mentions ("British" troops)."""
@@ -297,7 +285,7 @@ class Answerer:
 def _context(text: str, cand: Candidate, span: Span) -> str:
     """What the candidate says, to compare with the question: its own phrase for entities and
     numbers, the surrounding clause for phrases that are already whole."""
-    if cand.label in ("PHRASE", "PLACE_PHRASE", "CLAUSE"):
+    if cand.label in ("PHRASE", "PLACE_PHRASE", "CLAUSE", "DESCRIPTION"):
         return text[slice(*clause_around(text, cand.start, cand.end))]
     return local_phrase(span).text
 
@@ -305,6 +293,25 @@ def _context(text: str, cand: Candidate, span: Span) -> str:
 def _without_answer(sentence: str, choice: Choice) -> str:
     """The sentence with the answer cut out: what it claims about the answer, whatever it is."""
     return f"{sentence[: choice.start].rstrip()} {sentence[choice.end :].lstrip()}".strip()
+
+
+def _place_key(name: str) -> str:
+    name = name.lower().removeprefix("the ")
+    return "us" if name in _ALIASES["us"] or name == "us" else "uk" if name in _ALIASES["uk"] else name
+
+
+def _places(ents) -> set[str]:
+    return {_place_key(e.text) for e in ents if e.label_ in _PLACE_LABELS}
+
+
+def _clashes(question_places: set[str], phrase: Span, candidate: Span) -> bool:
+    """True when the phrase around a candidate names places (the candidate aside) and none is one
+    the question names."""
+    if not question_places:
+        return False
+    found = _places(e for e in phrase.doc.ents if phrase.start <= e.start and e.end <= phrase.end
+                    and not (candidate.start <= e.start < candidate.end))
+    return bool(found) and not found & question_places
 
 
 def _asks_for_subject(qdoc: Doc) -> bool:
@@ -317,12 +324,8 @@ def _asks_for_subject(qdoc: Doc) -> bool:
     return not any(t.dep_ in ("nsubj", "nsubjpass") and t.tag_ not in ("WP", "WDT") for t in qdoc)
 
 
-def _phrase(span: Span, label: str, fit: float) -> Candidate:
-    return Candidate(span.start_char, span.end_char, span.text, label, fit)
-
-
 def _in_question(candidate: str, question_lower: str) -> bool:
-    return candidate.lower() in question_lower
+    return candidate.lower().replace("’", "'") in question_lower.replace("’", "'")
 
 
 def _timings(t0: float, t1: float, t2: float | None = None) -> Timings:

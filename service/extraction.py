@@ -25,6 +25,8 @@ _QUALIFIER = re.compile(
 _NUMBER = re.compile(
     r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    # Fractions in words: "a fifth", "two-thirds", "half".
+    r"|\b(?:(?:a|one|two|three|four)[ -](?:half|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?|half)\b"
 )
 _CONCRETE_DATE = re.compile(
     r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
@@ -37,7 +39,8 @@ _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\
 WHY = re.compile(r"\s*(why|how come)\b|.*\bfor what reason\b", re.IGNORECASE)
 _CAUSAL = re.compile(
     r"\b(because(?: of)?|due to|after|following|in (?:retaliation|response) (?:for|to)|"
-    r"as a result of|so that|in order to|amid|since)\b",
+    r"as a result of|so that|in order to|amid|since|(?:angered|outraged|alarmed|frustrated|motivated|driven|"
+    r"prompted|triggered|fu?ell?ed|spurred|sparked|caused|forced) by)\b",
     re.IGNORECASE,
 )
 
@@ -86,7 +89,10 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
             out.append(Candidate(start, end, text[start:end], ent.label_, fit))
     if kind is AnswerType.NUMBER:
         # The statistical NER misses some numbers ("some 900"): add pattern matches it missed.
-        covered = [(c.start, c.end) for c in out]
+        # Digits inside a date ("January 27") or another entity are not counts.
+        covered = [(c.start, c.end) for c in out] + [
+            (e.start_char, e.end_char) for e in doc.ents if e.label_ in ("DATE", "TIME", "ORDINAL")
+        ]
         for m in _NUMBER.finditer(text):
             if _YEAR.match(m.group()) or any(s <= m.start() < e for s, e in covered):
                 continue
@@ -122,14 +128,38 @@ def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
     return cut_before, cut_after
 
 
+_CONDITIONAL = re.compile(
+    r"\b(as long as|so long as|only if|if|unless|provided(?: that)?|on (?:the )?condition that|once)\b",
+    re.IGNORECASE,
+)
+# How often: "on a regular basis", "every two weeks", "twice a year", "more than 165 times", "daily".
+FREQUENCY_PHRASE = re.compile(
+    r"\b(?:on an? (?:[a-z-]+ ){0,2}basis|every (?:[a-z0-9-]+ ){0,2}(?:days?|weeks?|months?|years?|hours?|"
+    r"minutes?|seasons?|morning|night|evening)|(?:once|twice|thrice)(?: (?:a|an|per|each) [a-z]+)?|"
+    r"daily|weekly|monthly|annually|yearly|hourly|nightly|regularly|routinely|constantly|"
+    r"occasionally|rarely|seldom|frequently)\b",
+    re.IGNORECASE,
+)
+
+
+def marked_clause(text: str, marker: re.Pattern[str]) -> tuple[int, int] | None:
+    """The clause from the first ``marker`` ("because", "as long as") to the clause's end."""
+    body_end = len(text.rstrip(" .!?\"”’"))
+    m = marker.search(text)
+    if not m:
+        return None
+    _, clause_end = clause_around(text, m.start(), m.end())
+    end = body_end if clause_end >= body_end else clause_end
+    return (m.start(), end) if end - m.start() >= 8 else None
+
+
+def conditional_clause(text: str) -> tuple[int, int] | None:
+    """The condition a sentence states: "As long as nothing disrupts the talks"."""
+    return marked_clause(text, _CONDITIONAL)
+
+
 def free_text_answer(text: str, question: str) -> tuple[int, int]:
     """Shortest supporting clause: a causal clause for "why", else the whole sentence."""
-    body_end = len(text.rstrip(" .!?\"”’"))
-    if WHY.match(question):
-        m = _CAUSAL.search(text)
-        if m:
-            _, clause_end = clause_around(text, m.start(), m.end())
-            end = body_end if clause_end >= body_end else clause_end
-            if end - m.start() >= 8:
-                return m.start(), end
-    return 0, body_end
+    if WHY.match(question) and (clause := marked_clause(text, _CAUSAL)):
+        return clause
+    return 0, len(text.rstrip(" .!?\"”’"))

@@ -77,6 +77,64 @@ def place_phrases(doc: Doc) -> list[Span]:
     return out
 
 
+_MEANS_PREPS = {"with", "by", "through", "via", "using"}
+_CLAUSE_DEPS = {"acl", "relcl", "appos", "punct", "cc", "conj"}
+
+
+def means_phrases(doc: Doc) -> list[Span]:
+    """What a verb was done with or by ("retaliated with several deadly strikes"): its object."""
+    out = []
+    for tok in doc:
+        # The passive "by" is an agent (dep "agent"), not a means: it is left out.
+        if tok.dep_ == "prep" and tok.lower_ in _MEANS_PREPS and tok.head.pos_ in ("VERB", "AUX"):
+            for obj in tok.children:
+                if obj.dep_ in ("pobj", "pcomp"):
+                    span = whole_words(_trim(_subtree(obj)))
+                    if 0 < len(span) <= MAX_PHRASE_TOKENS:
+                        out.append(span)
+    return out
+
+
+def verb_phrases(doc: Doc) -> list[Span]:
+    """A verb with its object and what follows it: "provide assistance to government forces"."""
+    out = []
+    for tok in doc:
+        objects = [c for c in tok.children if c.dep_ in ("dobj", "dative")]
+        if tok.pos_ != "VERB" or not objects:
+            continue
+        end = max(o.right_edge.i for o in objects)
+        for child in tok.rights:  # a prepositional phrase right after the object belongs to it
+            if child.dep_ == "prep" and child.i == end + 1:
+                end = child.right_edge.i
+        span = whole_words(_trim(doc[tok.i : end + 1]))
+        if 1 < len(span) <= MAX_PHRASE_TOKENS:
+            out.append(span)
+    return out
+
+
+def descriptions(doc: Doc, target: set[str]) -> list[Span]:
+    """What the sentence says a named thing is: its apposition ("the Islamic Resistance in Iraq,
+    a loose alliance of Iran-backed groups") or the predicate of "X is Y". ``target`` holds the
+    lower-cased words of the name."""
+    out = []
+    for tok in doc:
+        if tok.dep_ == "appos":
+            named = [t for t in tok.head.subtree if not tok.left_edge.i <= t.i <= tok.right_edge.i]
+        elif tok.dep_ == "attr" and tok.head.lemma_ == "be":
+            named = [t for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass") for t in c.subtree]
+        else:
+            continue
+        if not target & {t.lower_ for t in named}:
+            continue
+        # The noun with its complements, not the clauses hung on it: "a loose alliance of
+        # Iran-backed groups" (not "... angered by US support for Israel").
+        end = max([tok.i] + [t.right_edge.i for t in tok.rights if t.dep_ not in _CLAUSE_DEPS])
+        span = whole_words(_trim(doc[tok.left_edge.i : end + 1]))
+        if 0 < len(span) <= MAX_PHRASE_TOKENS:
+            out.append(span)
+    return out
+
+
 def tree_distance(a: Token, b: Token) -> int:
     """Edges between two tokens in the dependency tree."""
     ancestors = {a.i: 0}

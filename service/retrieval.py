@@ -35,7 +35,9 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def content_words(text: str) -> list[str]:
     """Lower-cased, stemmed words of ``text`` without stopwords ("US" is kept: it is a name)."""
-    words = [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS or w == "US"]
+    # "Iraq's" and "Iraq’s" are the word "Iraq".
+    words = [w.removesuffix("'s") for w in _WORD.findall(text.replace("’", "'"))]
+    words = [w for w in words if w.lower() not in STOPWORDS or w == "US"]
     return _stemmer().stemWords([w.lower() for w in words])
 
 

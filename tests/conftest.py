@@ -40,3 +40,12 @@ def nlp():
 @pytest.fixture
 def fake_settings(tmp_path: Path) -> Settings:
     return Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=CORPUS)
+
+
+def started_engine(index_dir: Path, corpus_dir: Path, nlp, **settings):
+    """An engine over ``corpus_dir`` with its index built (the real model unless settings say)."""
+    from service.engine import Engine
+
+    eng = Engine(Settings(index_dir=index_dir, corpus_dir=corpus_dir, **settings), nlp=nlp)
+    eng.start(build_if_missing=True, progress=False)
+    return eng

@@ -6,18 +6,14 @@ import pytest
 
 from index.embedding import SentenceTransformerEmbedder
 from index.store import IndexStore
-from service.config import Settings
-from service.engine import Engine
-from tests.conftest import CORPUS, SEED_ID, US_TROOPS_QUOTE
+from tests.conftest import CORPUS, SEED_ID, US_TROOPS_QUOTE, started_engine
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, nlp):
-    settings = Settings(index_dir=tmp_path_factory.mktemp("real-idx"), corpus_dir=CORPUS)
-    eng = Engine(settings, nlp=nlp)
-    eng.start(build_if_missing=True, progress=False)
+    eng = started_engine(tmp_path_factory.mktemp("real-idx"), CORPUS, nlp)
     yield eng
     eng.close()
 

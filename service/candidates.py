@@ -1,0 +1,151 @@
+"""Candidate answers in one sentence for one question: typed entities first, then the phrases
+the question's wording calls for (a clause for "why", the means for "how did", ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span
+
+from service.answer_types import (
+    CONDITION,
+    FREQUENCY,
+    TYPE_NOUNS,
+    AnswerType,
+    asks_activity,
+    asks_which_thing,
+    classify,
+    described,
+    kind_of_noun,
+    manner,
+    role_noun,
+)
+from service.extraction import (
+    FREQUENCY_PHRASE,
+    WHY,
+    Candidate,
+    conditional_clause,
+    entity_candidates,
+    free_text_answer,
+    named_candidates,
+)
+from service.phrases import descriptions, means_phrases, noun_phrases, place_phrases, verb_phrases
+
+
+@dataclass(frozen=True)
+class QuestionForm:
+    """What the wording of a question says about its answer; read once per question."""
+
+    kind: AnswerType
+    why: bool = False
+    condition: bool = False
+    frequency: bool = False
+    manner: bool = False
+    which_thing: bool = False
+    kind_of: str | None = None  # "what kind of attack" -> "attack"
+    described: frozenset[str] = frozenset()  # "How is X described?" -> X's words
+    role: str | None = None  # "the name of Iraq's prime minister" -> "minister"
+    activity: bool = False  # "What is the role of X?": what X does
+
+    @classmethod
+    def of(cls, question: str) -> QuestionForm:
+        target = described(question)
+        return cls(
+            kind=classify(question), why=bool(WHY.match(question)), condition=bool(CONDITION.search(question)),
+            frequency=bool(FREQUENCY.search(question)), manner=manner(question),
+            which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
+            described=frozenset(w.lower() for w in target.split() if len(w) > 2) if target else frozenset(),
+            role=role_noun(question), activity=asks_activity(question),
+        )
+
+
+def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
+    """Every candidate answer of the sentence ``doc`` with its span, best-fitting kinds first."""
+    kind = form.kind
+    out = [(c, _span(doc, c)) for c in entity_candidates(doc, kind)]
+    if form.role:  # "Which minister ...?" is answered by a person, not a group
+        out = [(c, span) for c, span in out if c.fit == 1.0]
+    if form.frequency:
+        out = [_times(doc, c, span) for c, span in out]
+        out += [(_phrase(s, "FREQUENCY", 1.0), s) for s in _frequency_phrases(doc)]
+    if kind is AnswerType.PLACE:
+        out += [(_phrase(p, "PLACE_PHRASE", 0.8), p) for p in place_phrases(doc)]
+    if kind in TYPE_NOUNS:
+        # Groups, places and people are often untagged noun phrases; their head noun tells.
+        nouns = TYPE_NOUNS[kind]
+        typed, low = (0.4, None) if kind is AnswerType.PERSON else (0.8, 0.3)
+        if form.role:
+            typed = 0.0  # "the name of the minister" asks for a name, not a description
+        for p in noun_phrases(doc):
+            if typed and (p.root.lower_ in nouns or p.root.lemma_.lower() in nouns):
+                out.append((_phrase(p, "PHRASE", typed), p))
+            elif low is not None:
+                out.append((_phrase(p, "PHRASE", low), p))
+    if form.described and (found := descriptions(doc, set(form.described))):
+        # "How is X described?": where the sentence describes X, that is the answer.
+        return [(_phrase(p, "DESCRIPTION", 1.0), p) for p in found]
+    if kind is AnswerType.OTHER:
+        out += _free_text(doc, form)
+    return [(c, span) for c, span in out if span is not None and len(span)]
+
+
+def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
+    if form.why or form.condition:
+        # A reason or a condition is a clause, not a noun phrase: only such clauses compete.
+        if form.why:
+            start, end = free_text_answer(doc.text, "why")
+            found = (start, end) if end - start < len(doc.text.rstrip(" .")) else None
+        else:
+            found = conditional_clause(doc.text)
+        if found is None:
+            return []
+        span = doc.char_span(*found, alignment_mode="expand")
+        return [(Candidate(*found, doc.text[found[0] : found[1]], "CLAUSE", 1.0), span)]
+    out: list[tuple[Candidate, Span]] = []
+    if form.which_thing:  # "which virus": a name beats a description
+        out += [(c, _span(doc, c)) for c in named_candidates(doc)]
+    if form.manner:
+        out += [(_phrase(p, "PHRASE", 0.9), p) for p in means_phrases(doc)]
+    if form.activity:
+        out += [(_phrase(p, "PHRASE", 0.9), p) for p in verb_phrases(doc)]
+    for p in noun_phrases(doc):
+        if form.kind_of and form.kind_of in (p.root.lemma_.lower(), p.root.lower_) and len(p) > 1:
+            out.append((_phrase(p, "PHRASE", 1.0), p))  # "what kind of attack" -> "a drone attack"
+        else:
+            # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
+            out.append((_phrase(p, "PHRASE", 0.6 + 0.002 * len(p)), p))
+    return out
+
+
+def _frequency_phrases(doc: Doc) -> list[Span]:
+    spans = (doc.char_span(m.start(), m.end(), alignment_mode="expand") for m in FREQUENCY_PHRASE.finditer(doc.text))
+    return [s for s in spans if s is not None]
+
+
+def _times(doc: Doc, cand: Candidate, span: Span | None) -> tuple[Candidate, Span | None]:
+    """For "how often": "more than 165" followed by "times" is the answer with it; a bare count
+    is a weak fit."""
+    rest = doc.text[cand.end :]
+    if rest.lower().startswith(" times"):
+        end = cand.end + len(" times")
+        return Candidate(cand.start, end, doc.text[cand.start : end], cand.label, cand.fit), doc.char_span(
+            cand.start, end, alignment_mode="expand")
+    return Candidate(cand.start, cand.end, cand.text, cand.label, cand.fit * 0.5), span
+
+
+def _span(doc: Doc, cand: Candidate) -> Span | None:
+    return doc.char_span(cand.start, cand.end, alignment_mode="expand")
+
+
+def _phrase(span: Span, label: str, fit: float) -> Candidate:
+    return Candidate(span.start_char, span.end_char, span.text, label, fit)
+
+
+def titles(span: Span) -> set[str]:
+    """The roles a sentence gives a person: "General Yehia Rasool, military spokesman for ..."
+    -> {"general", "spokesman"}."""
+    root = span.root
+    words = {t.lower_ for t in root.children if t.dep_ == "compound" and t.i < span.start}
+    words |= {t.lower_ for t in span if t.dep_ == "compound" and t.pos_ in ("NOUN", "PROPN") and t.is_title}
+    words |= {t.lemma_.lower() for t in root.children if t.dep_ == "appos"}
+    return {w for w in words if w in TYPE_NOUNS[AnswerType.PERSON]}

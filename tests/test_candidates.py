@@ -1,0 +1,85 @@
+"""Candidate spans for each question form, read from the real spaCy parse (no embedder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.answer_types import AnswerType, asks_activity, described, kind_of_noun, role_noun
+from service.candidates import QuestionForm, candidates, titles
+
+
+def _best(nlp, sentence: str, question: str) -> list[str]:
+    """The candidates of the best fit, in sentence order."""
+    found = candidates(nlp(sentence), QuestionForm.of(question))
+    top = max(c.fit for c, _ in found)
+    return [c.text for c, _ in found if c.fit == top]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("Under what conditions will the strike end?",
+         "The union said the strike would end only if the company raised wages, a spokesman said.",
+         "only if the company raised wages"),
+        ("How often does the committee meet?",
+         "The committee meets twice a month in a room above the library.", "twice a month"),
+        ("How often was the station flooded?",
+         "The station has been flooded 12 times since 2010, engineers said.", "12 times"),
+        ("How did the city respond to the complaints?",
+         "The city responded with a new noise ordinance and late-night patrols.",
+         "a new noise ordinance and late-night patrols"),
+        ("What kind of vaccine did the company develop?",
+         "The company developed an oral vaccine that needs no refrigeration.", "an oral vaccine"),
+        ("How is Maria Lopez described?",
+         "The award went to Maria Lopez, a retired nurse from Tucson, on Friday.", "a retired nurse from Tucson"),
+        ("Why did the museum close?", "The museum closed in May, prompted by a leak in the roof.",
+         "prompted by a leak in the roof"),
+        ("What is the main task of the agency?",
+         "The agency inspects bridges across the state every year.", "inspects bridges across the state"),
+    ],
+)
+def test_the_question_form_picks_the_phrase_of_its_shape(nlp, question, sentence, expected):
+    assert expected in _best(nlp, sentence, question)
+
+
+def test_an_org_question_takes_an_untagged_phrase_by_its_head_noun(nlp):
+    found = candidates(nlp("The state transport commission approved the fares on Monday."),
+                       QuestionForm.of("Which commission approved the fares?"))
+    fits = {c.text: c.fit for c, _ in found}
+    assert fits["The state transport commission"] > fits.get("the fares", 0)
+
+
+def test_a_question_about_a_role_takes_only_people(nlp):
+    sentence = nlp("Acme Corp named Jane Roe, its finance chief, on Monday.")
+    labels = {c.label for c, _ in candidates(sentence, QuestionForm.of("What is the name of the chief executive?"))}
+    assert labels == {"PERSON"}
+
+
+def test_a_persons_titles_are_read_from_the_sentence(nlp):
+    doc = nlp("General Yehia Rasool, military spokesman for Iraq's prime minister, said in a statement.")
+    person = next(e for e in doc.ents if e.label_ == "PERSON")
+    assert {"spokesman"} <= titles(person)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the name of the city's mayor?", AnswerType.PERSON),
+        ("What is the name of the base that was attacked?", AnswerType.PLACE),
+        ("From what point were the attacks counted?", AnswerType.DATE),
+        ("Which foreign power backs the rebels?", AnswerType.PLACE),
+        ("How frequently do the trains run?", AnswerType.NUMBER),
+        ("Which commission approved the fares?", AnswerType.ORG),
+    ],
+)
+def test_more_wordings_get_their_type(question, kind):
+    assert QuestionForm.of(question).kind is kind
+
+
+def test_question_forms_are_read_from_the_wording():
+    assert described("What is NATO?") == "NATO"
+    assert described("What is the current role of the army?") is None
+    assert kind_of_noun("What type of engine failed?") == "engine"
+    assert role_noun("Who is the current US secretary of state?") == "secretary"
+    assert asks_activity("What did the protesters do after the rally?")
+    assert not asks_activity("What did the protesters carry?")
