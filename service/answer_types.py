@@ -206,7 +206,15 @@ def role_noun(question: str) -> str | None:
 _ACTIVITY = re.compile(
     r"\bwhat (?:is|are|was|were) (?:the |their |its |his |her )?(?:[a-z-]+ )?"
     r"(?:role|purpose|aim|goal|mission|task|job|function|objective)s?\b"
-    r"|\bwhat (?:do|does|did|will|would|should|can|could) .+ do\b",
+    r"|\bwhat (?:do|does|did|will|would|should|can|could) .+ do\b"
+    r"|\bwhat (?:is|are|was|were) .+ (?:meant|intended|designed|supposed|expected|aimed|set) to\b",
+    re.I,
+)
+# "What would the withdrawal mean for ...?", "What was the result of ...?": a consequence.
+CONSEQUENCE = re.compile(
+    r"\bwhat (?:would|will|could|might|did|does|do)\b.*\b(?:mean|lead to|result in|cause|bring)\b"
+    r"|\bwhat (?:is|was|were|are|will be|would be) the (?:likely |main )?(?:results?|outcomes?|"
+    r"consequences?|effects?|impacts?)\b",
     re.I,
 )
 
@@ -218,5 +226,7 @@ def asks_activity(question: str) -> bool:
     True
     >>> asks_activity("What is the capital of Iraq?")
     False
+    >>> asks_activity("What are the talks meant to produce?")
+    True
     """
     return bool(_ACTIVITY.search(question))

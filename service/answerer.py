@@ -48,6 +48,7 @@ CONFLICT_MARGIN = 0.05
 SAME_CLAIM = 0.9
 MAX_ALTERNATIVES = 3
 CLASH_PENALTY = 0.15
+WEAK_FIT_PENALTY = 0.15
 _PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
 _UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION"})
@@ -76,6 +77,7 @@ def _confidence(choice: Choice) -> float:
     sent = choice.sentence
     raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
     raw -= CLASH_PENALTY * choice.clash
+    raw -= WEAK_FIT_PENALTY * (choice.fit < 0.5)  # a bare phrase where a name or a place was asked
     return _sigmoid(10 * (raw - 0.4))
 
 

@@ -9,6 +9,7 @@ from spacy.tokens import Doc, Span
 
 from service.answer_types import (
     CONDITION,
+    CONSEQUENCE,
     FREQUENCY,
     TYPE_NOUNS,
     AnswerType,
@@ -25,6 +26,7 @@ from service.extraction import (
     WHY,
     Candidate,
     conditional_clause,
+    consequence_clause,
     entity_candidates,
     free_text_answer,
     named_candidates,
@@ -39,6 +41,7 @@ class QuestionForm:
     kind: AnswerType
     why: bool = False
     condition: bool = False
+    consequence: bool = False
     frequency: bool = False
     manner: bool = False
     which_thing: bool = False
@@ -52,6 +55,7 @@ class QuestionForm:
         target = described(question)
         return cls(
             kind=classify(question), why=bool(WHY.match(question)), condition=bool(CONDITION.search(question)),
+            consequence=bool(CONSEQUENCE.search(question)),
             frequency=bool(FREQUENCY.search(question)), manner=manner(question),
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
             described=frozenset(w.lower() for w in target.split() if len(w) > 2) if target else frozenset(),
@@ -90,13 +94,16 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
 
 
 def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
-    if form.why or form.condition:
-        # A reason or a condition is a clause, not a noun phrase: only such clauses compete.
+    if form.why or form.condition or form.consequence:
+        # A reason, a condition or a consequence is a clause, not a noun phrase: only such
+        # clauses compete.
         if form.why:
             start, end = free_text_answer(doc.text, "why")
             found = (start, end) if end - start < len(doc.text.rstrip(" .")) else None
-        else:
+        elif form.condition:
             found = conditional_clause(doc.text)
+        else:
+            found = consequence_clause(doc.text)
         if found is None:
             return []
         span = doc.char_span(*found, alignment_mode="expand")

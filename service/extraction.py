@@ -142,6 +142,13 @@ FREQUENCY_PHRASE = re.compile(
 )
 
 
+_CONSEQUENTIAL = re.compile(
+    r"\b(leading to|led to|lead to|resulting in|resulted in|result in|causing|prompting|triggering|"
+    r"which (?:means|meant|would mean)|meaning)\b",
+    re.IGNORECASE,
+)
+
+
 def marked_clause(text: str, marker: re.Pattern[str]) -> tuple[int, int] | None:
     """The clause from the first ``marker`` ("because", "as long as") to the clause's end."""
     body_end = len(text.rstrip(" .!?\"”’"))
@@ -156,6 +163,11 @@ def marked_clause(text: str, marker: re.Pattern[str]) -> tuple[int, int] | None:
 def conditional_clause(text: str) -> tuple[int, int] | None:
     """The condition a sentence states: "As long as nothing disrupts the talks"."""
     return marked_clause(text, _CONDITIONAL)
+
+
+def consequence_clause(text: str) -> tuple[int, int] | None:
+    """The consequence a sentence states: "leading to the end of its mission"."""
+    return marked_clause(text, _CONSEQUENTIAL)
 
 
 def free_text_answer(text: str, question: str) -> tuple[int, int]:
