@@ -69,7 +69,8 @@ TYPE_NOUNS: dict[AnswerType, frozenset[str]] = {
 }
 
 # Up to two modifiers may stand between "which" and its noun ("which terrorist group").
-_MODS = r"(?:[a-z-]+\s+){0,2}?"
+# A preposition ends the phrase: "which head of state" asks for a head, not a state.
+_MODS = r"(?:(?!(?:of|in|for|at|on|from|with|to|by)\s)[a-z-]+\s+){0,2}?"
 # "the name of the base", "the name of Iraq's prime minister": the noun after it decides.
 _NAME_OF = r"\bname of (?:(?:the|a|an|this|that|its|their)\s+)?(?:[a-z-]+(?:'s|’s)\s+)?" + _MODS
 
@@ -127,8 +128,8 @@ def classify(question: str) -> AnswerType:
 
 # Free-text questions whose answer has a recognisable shape in the sentence.
 CONDITION = re.compile(
-    r"\b(?:under|on|in) (?:what|which) (?:conditions?|circumstances?|terms?)\b|\bwhat conditions?\b", re.I
-)
+    r"\b(?:under|on|in) (?:what|which) (?:conditions?|circumstances?|terms?)\b", re.I
+)  # not a bare "what condition": "those with what condition?" asks for an illness
 FREQUENCY = re.compile(r"\bhow (?:often|frequently)\b|\bat what (?:frequency|intervals?)\b", re.I)
 # "How has Washington responded?": the answer is the means ("with several deadly strikes").
 MANNER = re.compile(
@@ -143,6 +144,9 @@ _DESCRIBED = re.compile(
 _KIND_OF = re.compile(r"\b(?:what|which) (?:kind|type|sort|form)s? of (?P<noun>[a-z-]+)", re.I)
 
 
+_NAME_GLUE = {"the", "a", "an", "of", "de", "van", "von", "for", "and", "in"}
+
+
 def described(question: str) -> str | None:
     """What a definition question asks about, or None.
 
@@ -152,14 +156,19 @@ def described(question: str) -> str | None:
     'Yehia Rasool'
     >>> described("Who is the current US secretary of defense?") is None  # a role, not a name
     True
+    >>> described("What was Liz Truss caught saying in a recording?") is None
+    True
     """
     m = _DESCRIBED.search(question)
     if not m:
         return None
     target = (m.group("x") or m.group("y")).strip()
-    first = re.sub(r"^(?:the|a|an)\s+", "", target, flags=re.I)[:1]
-    if m.group("y") and not first.isupper():
-        return None  # "What is the current role of ...": a name is described, not a role
+    if m.group("y"):
+        # Only a name is described: "What is NATO?", not "What is the current role of ..." or
+        # "What was Liz Truss caught saying ...?".
+        words = [w for w in target.split() if w.lower() not in _NAME_GLUE]
+        if not words or len(words) > 6 or not all(w[:1].isupper() for w in words):
+            return None
     return target
 
 

@@ -76,6 +76,8 @@ def test_a_persons_titles_are_read_from_the_sentence(nlp):
         ("Which foreign power backs the rebels?", AnswerType.PLACE),
         ("How frequently do the trains run?", AnswerType.NUMBER),
         ("Which commission approved the fares?", AnswerType.ORG),
+        ("Which head of state resigned this week?", AnswerType.PERSON),  # not a state
+        ("Those with what condition will benefit?", AnswerType.OTHER),  # an illness, not a clause
     ],
 )
 def test_more_wordings_get_their_type(question, kind):
@@ -85,6 +87,8 @@ def test_more_wordings_get_their_type(question, kind):
 def test_question_forms_are_read_from_the_wording():
     assert described("What is NATO?") == "NATO"
     assert described("What is the current role of the army?") is None
+    assert described("What was Liz Truss caught saying in the recording?") is None
+    assert not QuestionForm.of("Those with what condition will benefit?").condition
     assert kind_of_noun("What type of engine failed?") == "engine"
     assert role_noun("Who is the current US secretary of state?") == "secretary"
     assert asks_activity("What did the protesters do after the rally?")
