@@ -25,7 +25,7 @@ app = typer.Typer(
 
 IndexDir = Annotated[
     Path | None,
-    typer.Option("--index-dir", envvar="SOURCED_INDEX_DIR", help="Index directory [default: ./.sourced]."),
+    typer.Option("--index-dir", envvar="SOURCED_INDEX_DIR", help="Index directory (default ./.sourced)."),
 ]
 # Filters shared by `ask` and `search` (service/filters.py). Dates are checked by click, so a
 # typo is a usage error (exit 2) before any model loads.
@@ -94,13 +94,13 @@ def _engine(settings: Settings):  # imported lazily: loading torch costs seconds
 @app.command()
 @_edge
 def index(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (.txt .md .html .jsonl) [default: corpus/].")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders of .txt .md .html .jsonl (default corpus/).")] = None,
     index_dir: IndexDir = None,
     rebuild: Annotated[bool, typer.Option(help="Build a fresh index and swap it in when complete.")] = False,
     prune: Annotated[bool, typer.Option(help="Remove indexed documents not found in PATHS.")] = False,
-    model: Annotated[str | None, typer.Option(help="Embedding model name or path [default: all-MiniLM-L6-v2].")] = None,
-    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tiktoken tokens [default: 192].")] = None,
-    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap between chunks in tokens [default: 48].")] = None,
+    model: Annotated[str | None, typer.Option(help="Embedding model name or path (default all-MiniLM-L6-v2).")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tiktoken tokens (default 192).")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap between chunks in tokens (default 48).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new documents, replace changed ones, skip unchanged ones.
@@ -171,7 +171,7 @@ def documents(
 def ask(
     question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one question per line from stdin.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (JSON Lines for stdin).")] = False,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Chunks to retrieve [default: 5].")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Chunks to retrieve (default 5).")] = None,
     published_from: FromDate = None,
     published_to: ToDate = None,
     sources: Sources = None,

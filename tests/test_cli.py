@@ -29,6 +29,9 @@ def test_help_explains_every_command():
     index_help = runner.invoke(app, ["index", "--help"]).output
     for option in ("--index-dir", "--rebuild", "--prune", "--model", "--chunk-tokens", "SOURCED_INDEX_DIR"):
         assert option in index_help
+    flat = " ".join(index_help.replace("│", " ").split())  # rich wraps and boxes the help
+    for default in ("(default ./.sourced)", "(default 192)", "(default 48)", "(default corpus/)"):
+        assert default in flat, default
 
 
 def test_index_twice_gives_same_counts(env):
