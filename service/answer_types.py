@@ -43,9 +43,9 @@ _ORG_NOUNS = (
 _PLACE_NOUNS = (
     r"country|countries|city|cities|state|states|province|region|town|nation|continent|capital|"
     r"island|base|place|county|neighbou?rhood|venue|stadium|airport|river|ocean|sea|mountain|"
-    r"park|location|port|village|border|power|powers|superpower|site|district"
+    r"park|location|port|village|border|superpower|site|district"
 )
-_DATE_NOUNS = r"year|date|day|month|week|decade|century|time|point|moment|period|era|season"
+_DATE_NOUNS = r"year|date|day|month|week|decade|century|time|moment|period|era|season"
 _PERSON_NOUNS = (
     r"person|man|woman|general|spokesman|spokesperson|minister|president|leader|official|"
     r"actor|actress|singer|player|senator|governor|judge|ceo|founder|author|athlete|star|coach|"
@@ -70,7 +70,12 @@ TYPE_NOUNS: dict[AnswerType, frozenset[str]] = {
 
 # Up to two modifiers may stand between "which" and its noun ("which terrorist group").
 # A preposition ends the phrase: "which head of state" asks for a head, not a state.
-_MODS = r"(?:(?!(?:of|in|for|at|on|from|with|to|by)\s)[a-z-]+\s+){0,2}?"
+# Nor do verbs and articles belong to it: "What did the president announce?" asks for a thing.
+_MODS = (
+    r"(?:(?:of|one|ones)\s+(?:the|these|those)\s+)?"  # "which of the companies"
+    r"(?:(?!(?:of|in|for|at|on|from|with|to|by|did|does|do|is|are|was|were|has|have|had|will|would|"
+    r"can|could|should|the|a|an)\s)[a-z-]+\s+){0,2}?"
+)
 # "the name of the base", "the name of Iraq's prime minister": the noun after it decides.
 _NAME_OF = r"\bname of (?:(?:the|a|an|this|that|its|their)\s+)?(?:[a-z-]+(?:'s|’s)\s+)?" + _MODS
 
@@ -78,10 +83,12 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
                 r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"), AnswerType.NUMBER),
-    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b|\bwhen\b"), AnswerType.DATE),
+    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b"
+                r"|\b(?:from|at|since|until|by) (?:what|which) point\b|\bwhen\b"), AnswerType.DATE),
     (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b|{_NAME_OF}({_ORG_NOUNS})\b(?!['’])"),
      AnswerType.ORG),
     (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"
+                r"|\b(?:what|which) (?:foreign|world|regional|nuclear|western|european|colonial|global) powers?\b"
                 rf"|{_NAME_OF}({_PLACE_NOUNS})\b(?!['’])"), AnswerType.PLACE),
     (re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what)\s+{_MODS}({_PERSON_NOUNS})\b|\bwho\b"
                 rf"|{_NAME_OF}({_PERSON_NOUNS})\b(?!['’])"), AnswerType.PERSON),
@@ -122,13 +129,17 @@ def classify(question: str) -> AnswerType:
     q = question.lower()
     # The wh-phrase that comes first decides: in "Which continent did she visit when ...?" the
     # later "when" belongs to a subordinate clause. Rule order breaks ties at one position.
-    found = [(m.start(), i, kind) for i, (pattern, kind) in enumerate(_RULES) if (m := pattern.search(q))]
-    return min(found)[2] if found else AnswerType.OTHER
+    # At one position the longer phrase decides: its last noun is the head ("which party leader"
+    # asks for a person, "which city council" for a group).
+    found = [(m.start(), -len(m.group()), i, kind) for i, (pattern, kind) in enumerate(_RULES)
+             if (m := pattern.search(q))]
+    return min(found)[3] if found else AnswerType.OTHER
 
 
 # Free-text questions whose answer has a recognisable shape in the sentence.
 CONDITION = re.compile(
-    r"\b(?:under|on|in) (?:what|which) (?:conditions?|circumstances?|terms?)\b", re.I
+    r"\b(?:under|on) (?:what|which) (?:conditions?|circumstances?|terms?)\b|\bin (?:what|which) circumstances?\b",
+    re.I,
 )  # not a bare "what condition": "those with what condition?" asks for an illness
 FREQUENCY = re.compile(r"\bhow (?:often|frequently)\b|\bat what (?:frequency|intervals?)\b", re.I)
 # "How has Washington responded?": the answer is the means ("with several deadly strikes").
@@ -163,12 +174,11 @@ def described(question: str) -> str | None:
     if not m:
         return None
     target = (m.group("x") or m.group("y")).strip()
-    if m.group("y"):
-        # Only a name is described: "What is NATO?", not "What is the current role of ..." or
-        # "What was Liz Truss caught saying ...?".
-        words = [w for w in target.split() if w.lower() not in _NAME_GLUE]
-        if not words or len(words) > 6 or not all(w[:1].isupper() for w in words):
-            return None
+    # Only a name is described: "What is NATO?", not "What is the current role of ...",
+    # "How is the new mayor described?" or "What was Liz Truss caught saying ...?".
+    words = [w for w in target.split() if w.lower() not in _NAME_GLUE]
+    if not words or len(words) > 6 or not all(w[:1].isupper() for w in words):
+        return None
     return target
 
 
@@ -213,7 +223,7 @@ def role_noun(question: str) -> str | None:
 
 # "What is the role of X?", "What does X do?": the answer is an activity, a verb with its object.
 _ACTIVITY = re.compile(
-    r"\bwhat (?:is|are|was|were) (?:the |their |its |his |her )?(?:[a-z-]+ )?"
+    r"\bwhat (?:is|are|was|were) (?:the |their |its |his |her |[a-z.-]+(?:'s|’s) )?(?:[a-z-]+ )?"
     r"(?:role|purpose|aim|goal|mission|task|job|function|objective)s?\b"
     r"|\bwhat (?:do|does|did|will|would|should|can|could) .+ do\b"
     r"|\bwhat (?:is|are|was|were) .+ (?:meant|intended|designed|supposed|expected|aimed|set) to\b",
@@ -221,7 +231,7 @@ _ACTIVITY = re.compile(
 )
 # "What would the withdrawal mean for ...?", "What was the result of ...?": a consequence.
 CONSEQUENCE = re.compile(
-    r"\bwhat (?:would|will|could|might|did|does|do)\b.*\b(?:mean|lead to|result in|cause|bring)\b"
+    r"\bwhat (?:would|will|could|might|did|does|do)\b.*\b(?:mean for|lead to|result in)\b"
     r"|\bwhat (?:is|was|were|are|will be|would be) the (?:likely |main )?(?:results?|outcomes?|"
     r"consequences?|effects?|impacts?)\b",
     re.I,

@@ -14,7 +14,7 @@ from spacy.tokens import Doc, Span
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
 from service.answer_types import AnswerType
-from service.candidates import QuestionForm, candidates, titles
+from service.candidates import QuestionForm, candidates, office_clash
 from service.citations import make_citation, verify
 from service.conflicts import disagrees, same_answer
 from service.extraction import Candidate, clause_around, free_text_answer
@@ -32,7 +32,7 @@ _ALIASES = {
     "u.s.": ("us", "united states", "america", "american"),
     "united states": ("us", "u.s.", "america", "american"),
     "british": ("uk", "u.k.", "britain", "united kingdom"),
-    "uk": ("britain", "british", "united kingdom"),
+    "uk": ("u.k.", "britain", "british", "united kingdom"),
 }
 ABSTAIN_BELOW = 0.5
 SENTENCES_CONSIDERED = 4
@@ -77,7 +77,7 @@ def _confidence(choice: Choice) -> float:
     sent = choice.sentence
     raw = 0.45 * sent.dense + 0.3 * sent.overlap + 0.1 * choice.fit + 0.15 * choice.prox
     raw -= CLASH_PENALTY * choice.clash
-    raw -= WEAK_FIT_PENALTY * (choice.fit < 0.5)  # a bare phrase where a name or a place was asked
+    raw -= WEAK_FIT_PENALTY * (choice.fit < 0.5)  # "a base" where a name or a place was asked
     return _sigmoid(10 * (raw - 0.4))
 
 
@@ -238,8 +238,10 @@ class Answerer:
                 if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
                     prox *= 0.5  # the question names its subject; the answer is another argument
                 # "How many US soldiers are in Jordan?" is not answered by "2,500 soldiers in Iraq".
-                clash = cand.label not in _UNTYPED and _clashes(q_places, local_phrase(root), root)
-                if form.role and cand.label == "PERSON" and (roles := titles(root)) and form.role not in roles:
+                # (A place asked for may well sit next to another: "Yosemite, in Mariposa County".)
+                clash = (form.kind is not AnswerType.PLACE and cand.label not in _UNTYPED
+                         and _clashes(q_places, local_phrase(root), root))
+                if cand.label == "PERSON" and office_clash(form.role, root):
                     clash = True  # asked for the prime minister, found his spokesman
                 found.append((sent, text, cand, prox, root, novelty, clash))
         if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is

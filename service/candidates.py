@@ -3,6 +3,7 @@ the question's wording calls for (a clause for "why", the means for "how did", .
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span
@@ -34,6 +35,9 @@ from service.extraction import (
 from service.phrases import descriptions, means_phrases, noun_phrases, place_phrases, verb_phrases
 
 
+PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     """What the wording of a question says about its answer; read once per question."""
@@ -58,7 +62,7 @@ class QuestionForm:
             consequence=bool(CONSEQUENCE.search(question)),
             frequency=bool(FREQUENCY.search(question)), manner=manner(question),
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
-            described=frozenset(w.lower() for w in target.split() if len(w) > 2) if target else frozenset(),
+            described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
         )
 
@@ -67,7 +71,7 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     """Every candidate answer of the sentence ``doc`` with its span, best-fitting kinds first."""
     kind = form.kind
     out = [(c, _span(doc, c)) for c in entity_candidates(doc, kind)]
-    if form.role:  # "Which minister ...?" is answered by a person, not a group
+    if form.role and kind is AnswerType.PERSON:  # "Which minister ...?": a person, not a group
         out = [(c, span) for c, span in out if c.fit == 1.0]
     if form.frequency:
         out = [_times(doc, c, span) for c, span in out]
@@ -81,10 +85,11 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         if form.role:
             typed = 0.0  # "the name of the minister" asks for a name, not a description
         for p in noun_phrases(doc):
-            if typed and (p.root.lower_ in nouns or p.root.lemma_.lower() in nouns):
+            if typed and (p.root.lower_ in nouns or p.root.lemma_.lower() in nouns) and _modified(p):
                 out.append((_phrase(p, "PHRASE", typed), p))
             elif low is not None:
-                out.append((_phrase(p, "PHRASE", low), p))
+                # A proper noun the tagger missed ("Sheetz") is likelier a name than "a base".
+                out.append((_phrase(p, "PHRASE", PROPER_FIT if _proper(p) else low), p))
     if form.described and (found := descriptions(doc, set(form.described))):
         # "How is X described?": where the sentence describes X, that is the answer.
         return [(_phrase(p, "DESCRIPTION", 1.0), p) for p in found]
@@ -132,8 +137,7 @@ def _frequency_phrases(doc: Doc) -> list[Span]:
 def _times(doc: Doc, cand: Candidate, span: Span | None) -> tuple[Candidate, Span | None]:
     """For "how often": "more than 165" followed by "times" is the answer with it; a bare count
     is a weak fit."""
-    rest = doc.text[cand.end :]
-    if rest.lower().startswith(" times"):
+    if re.match(r" times\b", doc.text[cand.end :], re.IGNORECASE):
         end = cand.end + len(" times")
         return Candidate(cand.start, end, doc.text[cand.start : end], cand.label, cand.fit), doc.char_span(
             cand.start, end, alignment_mode="expand")
@@ -146,6 +150,37 @@ def _span(doc: Doc, cand: Candidate) -> Span | None:
 
 def _phrase(span: Span, label: str, fit: float) -> Candidate:
     return Candidate(span.start_char, span.end_char, span.text, label, fit)
+
+
+def _modified(span: Span) -> bool:
+    """More than an article and the noun: "the franchise" refers back to a name it is not."""
+    return any(t.i != span.root.i and t.pos_ not in ("DET", "PRON", "PUNCT") for t in span)
+
+
+def _proper(span: Span) -> bool:
+    """A proper noun the entity tagger left untagged (a tagged one is already a candidate)."""
+    if span.root.pos_ != "PROPN" or not span.root.text[:1].isupper():
+        return False
+    return not any(e.start < span.end and span.start < e.end for e in span.doc.ents)
+
+
+# Posts a person holds, as opposed to what they are ("star", "player"): a spokesman is not the
+# minister he speaks for, but a quarterback can be the star a question asks for.
+OFFICES = frozenset({
+    "minister", "president", "secretary", "spokesman", "spokeswoman", "spokesperson", "mayor",
+    "governor", "chancellor", "ceo", "executive", "chief", "head", "chairman", "chairwoman", "chair",
+    "ambassador", "envoy", "prosecutor", "judge", "senator", "king", "queen", "prince", "princess",
+    "pope", "general", "commander", "director", "founder", "coach", "manager",
+})
+
+
+def office_clash(role: str | None, span: Span) -> bool:
+    """True when a question asks for the holder of one office and the sentence gives this
+    person another ("the name of Iraq's prime minister" -> "Yehia Rasool, military spokesman")."""
+    if role not in OFFICES:
+        return False
+    held = titles(span) & OFFICES
+    return bool(held) and role not in held
 
 
 def titles(span: Span) -> set[str]:

@@ -129,13 +129,13 @@ def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 _CONDITIONAL = re.compile(
-    r"\b(as long as|so long as|only if|if|unless|provided(?: that)?|on (?:the )?condition that|once)\b",
+    r"\b(as long as|so long as|only if|if|unless|provided(?: that)?|on (?:the )?condition that)\b",
     re.IGNORECASE,
 )
 # How often: "on a regular basis", "every two weeks", "twice a year", "more than 165 times", "daily".
 FREQUENCY_PHRASE = re.compile(
     r"\b(?:on an? (?:[a-z-]+ ){0,2}basis|every (?:[a-z0-9-]+ ){0,2}(?:days?|weeks?|months?|years?|hours?|"
-    r"minutes?|seasons?|morning|night|evening)|(?:once|twice|thrice)(?: (?:a|an|per|each) [a-z]+)?|"
+    r"minutes?|seasons?|morning|night|evening)|(?:once(?! again| more)|twice|thrice)(?: (?:a|an|per|each) [a-z]+)?|"
     r"daily|weekly|monthly|annually|yearly|hourly|nightly|regularly|routinely|constantly|"
     r"occasionally|rarely|seldom|frequently)\b",
     re.IGNORECASE,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from spacy.tokens import Doc, Span, Token
 
 MAX_PHRASE_TOKENS = 14
+MAX_DESCRIBED_TOKENS = 120
 _NOT_PLACES = {"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"}
 _PLACE_PREPS = {"in", "at", "outside", "inside", "near", "across", "throughout", "from", "on"}
 
@@ -116,7 +117,9 @@ def descriptions(doc: Doc, target: set[str]) -> list[Span]:
     """What the sentence says a named thing is: its apposition ("the Islamic Resistance in Iraq,
     a loose alliance of Iran-backed groups") or the predicate of "X is Y". ``target`` holds the
     lower-cased words of the name."""
-    out = []
+    out: list[Span] = []
+    if len(doc) > MAX_DESCRIBED_TOKENS:
+        return out  # a roster of names and roles: every apposition would walk the whole parse
     for tok in doc:
         if tok.dep_ == "appos":
             named = [t for t in tok.head.subtree if not tok.left_edge.i <= t.i <= tok.right_edge.i]
