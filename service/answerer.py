@@ -64,7 +64,7 @@ class Choice:
     fit: float
     prox: float  # closeness in the parse tree to the words the question shares with the sentence
     label: str = ""  # the candidate's kind: a spaCy entity label, PHRASE, CLAUSE, ...
-    clash: bool = False  # its phrase names another place than the question does
+    clash: bool = False  # names another place, or holds another office, than the question asks for
 
 
 def _sigmoid(x: float) -> float:
