@@ -192,9 +192,6 @@ def kind_of_noun(question: str) -> str | None:
     return m.group("noun").lower() if m else None
 
 
-def manner(question: str) -> bool:
-    """True for "How did X ...?" questions that ask for a means, not an amount or a description."""
-    return bool(MANNER.match(question)) and classify(question) is AnswerType.OTHER and described(question) is None
 
 
 _ROLE = re.compile(

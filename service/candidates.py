@@ -12,6 +12,7 @@ from service.answer_types import (
     CONDITION,
     CONSEQUENCE,
     FREQUENCY,
+    MANNER,
     TYPE_NOUNS,
     AnswerType,
     asks_activity,
@@ -19,7 +20,6 @@ from service.answer_types import (
     classify,
     described,
     kind_of_noun,
-    manner,
     role_noun,
 )
 from service.extraction import (
@@ -56,11 +56,12 @@ class QuestionForm:
 
     @classmethod
     def of(cls, question: str) -> QuestionForm:
-        target = described(question)
+        kind, target = classify(question), described(question)
         return cls(
-            kind=classify(question), why=bool(WHY.match(question)), condition=bool(CONDITION.search(question)),
-            consequence=bool(CONSEQUENCE.search(question)),
-            frequency=bool(FREQUENCY.search(question)), manner=manner(question),
+            kind=kind, why=bool(WHY.match(question)), condition=bool(CONDITION.search(question)),
+            consequence=bool(CONSEQUENCE.search(question)), frequency=bool(FREQUENCY.search(question)),
+            # "How did X respond?" asks for a means; "How many ...", "How is X described?" do not.
+            manner=bool(MANNER.match(question)) and kind is AnswerType.OTHER and target is None,
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
@@ -90,7 +91,7 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
             elif low is not None:
                 # A proper noun the tagger missed ("Sheetz") is likelier a name than "a base".
                 out.append((_phrase(p, "PHRASE", PROPER_FIT if _proper(p) else low), p))
-    if form.described and (found := descriptions(doc, set(form.described))):
+    if form.described and (found := descriptions(doc, form.described)):
         # "How is X described?": where the sentence describes X, that is the answer.
         return [(_phrase(p, "DESCRIPTION", 1.0), p) for p in found]
     if kind is AnswerType.OTHER:

@@ -113,7 +113,7 @@ def verb_phrases(doc: Doc) -> list[Span]:
     return out
 
 
-def descriptions(doc: Doc, target: set[str]) -> list[Span]:
+def descriptions(doc: Doc, target: frozenset[str]) -> list[Span]:
     """What the sentence says a named thing is: its apposition ("the Islamic Resistance in Iraq,
     a loose alliance of Iran-backed groups") or the predicate of "X is Y". ``target`` holds the
     lower-cased words of the name."""
