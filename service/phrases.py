@@ -165,6 +165,13 @@ def anchor_closeness(span: Span, anchors: list[Token]) -> float | None:
 _MODIFIER_DEPS = {"nummod", "quantmod", "amod", "compound", "det", "poss", "npadvmod"}
 
 
+def _fused(token: Token) -> bool:
+    """A name hyphenated to the participle that modifies a noun: "Iran-backed groups"."""
+    part = token.head
+    return (token.dep_ == "npadvmod" and part.i == token.i + 2 and token.nbor(1).text == "-"
+            and part.dep_ == "amod" and part.head.pos_ in ("NOUN", "PROPN"))
+
+
 def local_phrase(span: Span) -> Span:
     """The phrase a candidate belongs to: "2,500" -> "2,500 soldiers in Iraq" (conjuncts cut).
 
@@ -173,6 +180,8 @@ def local_phrase(span: Span) -> Span:
     """
     root = span.root
     head = root.head if root.dep_ in _MODIFIER_DEPS and root.head.pos_ in ("NOUN", "PROPN") else root
+    if _fused(root):  # "the US-led coalition": the US is the one leading it
+        head = root.head.head
     if head.pos_ not in ("NOUN", "PROPN"):
         return span
     tokens = [head] + [
