@@ -26,10 +26,10 @@ from service.extraction import (
     FREQUENCY_PHRASE,
     WHY,
     Candidate,
+    causal_clause,
     conditional_clause,
     consequence_clause,
     entity_candidates,
-    free_text_answer,
     named_candidates,
 )
 from service.phrases import descriptions, means_phrases, noun_phrases, place_phrases, verb_phrases
@@ -104,8 +104,7 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         # A reason, a condition or a consequence is a clause, not a noun phrase: only such
         # clauses compete.
         if form.why:
-            start, end = free_text_answer(doc.text, "why")
-            found = (start, end) if end - start < len(doc.text.rstrip(" .")) else None
+            found = causal_clause(doc.text)
         elif form.condition:
             found = conditional_clause(doc.text)
         else:

@@ -160,6 +160,11 @@ def marked_clause(text: str, marker: re.Pattern[str]) -> tuple[int, int] | None:
     return (m.start(), end) if end - m.start() >= 8 else None
 
 
+def causal_clause(text: str) -> tuple[int, int] | None:
+    """The reason a sentence states: "angered by US support for Israel"."""
+    return marked_clause(text, _CAUSAL)
+
+
 def conditional_clause(text: str) -> tuple[int, int] | None:
     """The condition a sentence states: "As long as nothing disrupts the talks"."""
     return marked_clause(text, _CONDITIONAL)

@@ -121,6 +121,15 @@ def test_a_description_must_be_of_the_named_thing(nlp):
 )
 def test_look_alike_words_are_not_answers(nlp, question, sentence, not_expected):
     assert not_expected not in [c.text for c, _ in candidates(nlp(sentence), QuestionForm.of(question))]
+
+
+def test_a_quote_with_no_reason_in_it_is_not_a_reason(nlp):
+    # Ending in a closing quotation mark used to make the whole sentence pass for a clause.
+    doc = nlp("“We will keep meeting every week,” the mayor told reporters, “whatever it takes.”")
+    assert candidates(doc, QuestionForm.of("Why did the talks stop?")) == []
+
+
+def test_question_wording_helpers():
     assert kind_of_noun("What type of engine failed?") == "engine"
     assert role_noun("Who is the current US secretary of state?") == "secretary"
     assert asks_activity("What did the protesters do after the rally?")
