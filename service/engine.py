@@ -68,9 +68,10 @@ class Engine:
         self._nlp = nlp
         self._write_lock = threading.Lock()
         # A query is CPU work that mostly holds the GIL: running more at once than there are
-        # cores only adds thread switching. On 2 cores, 16 threads asking at once answered 25/s
-        # with the hash embedder and 48/s two at a time; over HTTP with MiniLM, 7.1/s and 8.5/s
-        # (eval/bench_load.py). The other threads wait here for a slot, off the GIL.
+        # cores only adds thread switching. When this limit was added, 16 threads asking at once
+        # on 2 cores answered fewer questions a second than two at a time (25 against 48 with the
+        # hash embedder); eval/bench_load.py measures today's figures. The other threads wait
+        # here for a slot, off the GIL.
         self._query_slots = threading.BoundedSemaphore(max_concurrent_queries or _cores())
         self._answerer: Answerer | None = None
         self._store: IndexStore | None = None
