@@ -88,3 +88,11 @@ def test_a_count_of_something_else_abstains(engine):
 )
 def test_a_second_unseen_article(harbor, question, expected):
     assert harbor.ask(question).answer == expected
+
+
+def test_when_something_will_happen_is_not_when_something_happened(harbor):
+    # The article dates only what is done: the ships docked Friday, the blockade began in January.
+    for question in ("When will the blockade of Tessa end?", "When will the aid ships leave Tessa?"):
+        answer = harbor.ask(question)
+        assert answer.answer is None and answer.citations == [], question
+    assert harbor.ask("When did the blockade of Tessa begin?").answer == "January"
