@@ -49,6 +49,7 @@ SAME_CLAIM = 0.9
 MAX_ALTERNATIVES = 3
 CLASH_PENALTY = 0.15
 WEAK_FIT_PENALTY = 0.15
+STRANDED_PROX = 0.6  # "negotiating with?": the object of "with" sits that close to the question
 _PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
 _UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION"})
@@ -221,6 +222,7 @@ class Answerer:
         qstems = set(content_words(question))
         q_lower = question.lower()
         asks_subject = _asks_for_subject(qdoc)
+        stranded = _stranded_preposition(qdoc)
         q_places = _places(qdoc.ents)
         found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool]] = []
         for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
@@ -239,6 +241,9 @@ class Answerer:
                 prox = closeness if closeness is not None else 0.15
                 if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
                     prox *= 0.5  # the question names its subject; the answer is another argument
+                if stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded:
+                    # "Whom does he speak for?" -> "spokesman for Iraq's prime minister"
+                    prox = max(prox, STRANDED_PROX)
                 # "How many US soldiers are in Jordan?" is not answered by "2,500 soldiers in Iraq".
                 # (A place asked for may well sit next to another: "Yosemite, in Mariposa County".)
                 clash = (form.kind is not AnswerType.PLACE and cand.label not in _UNTYPED
@@ -328,6 +333,17 @@ def _asks_for_subject(qdoc: Doc) -> bool:
     if wh and wh[0].head.dep_ in ("nsubj", "nsubjpass") and wh[0].dep_ == "det":
         return True  # "Which group claimed...?"
     return not any(t.dep_ in ("nsubj", "nsubjpass") and t.tag_ not in ("WP", "WDT") for t in qdoc)
+
+
+def _stranded_preposition(qdoc: Doc) -> str | None:
+    """The preposition a question ends on, its object being the answer: "negotiating *with*?"."""
+    words = [t for t in qdoc if not t.is_punct]
+    last = words[-1] if words else None
+    if last is not None and last.dep_ in ("prep", "agent") and all(
+        c.tag_ in ("WP", "WDT") for c in last.children if c.dep_ == "pobj"  # "Whom ... for?"
+    ):
+        return last.lower_
+    return None
 
 
 def _in_question(candidate: str, question_lower: str) -> bool:
