@@ -339,7 +339,8 @@ def _stranded_preposition(qdoc: Doc) -> str | None:
     """The preposition a question ends on, its object being the answer: "negotiating *with*?"."""
     words = [t for t in qdoc if not t.is_punct]
     last = words[-1] if words else None
-    if last is not None and last.dep_ in ("prep", "agent") and all(
+    # Only a verb's preposition: "the talks were back on?" asks for a day, not for what follows "on".
+    if last is not None and last.dep_ in ("prep", "agent") and last.head.pos_ == "VERB" and all(
         c.tag_ in ("WP", "WDT") for c in last.children if c.dep_ == "pobj"  # "Whom ... for?"
     ):
         return last.lower_

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.answer_types import AnswerType, asks_activity, described, kind_of_noun, role_noun
+from service.answerer import _stranded_preposition
 from service.candidates import QuestionForm, candidates, in_the_past, office_clash, titles
 
 
@@ -180,3 +181,18 @@ def test_only_when_will_questions_look_ahead():
     assert QuestionForm.of("By what date will all troops have left?").future
     assert not QuestionForm.of("When did the troops leave Iraq?").future
     assert not QuestionForm.of("How many troops will stay?").future  # not a date question
+
+
+@pytest.mark.parametrize(
+    ("question", "preposition"),
+    [
+        ("Which country is Iraq negotiating with?", "with"),
+        ("Whom does General Rasool speak for?", "for"),
+        ("Which charity was the grain paid for by?", "by"),
+        ("Which day did Baghdad announce that the talks were back on?", None),  # "back on": no object
+        ("Which country did ISIS overrun large parts of?", None),  # a noun's "of", not the verb's
+        ("Who negotiated with Iraq?", None),
+    ],
+)
+def test_the_preposition_a_question_ends_on(nlp, question, preposition):
+    assert _stranded_preposition(nlp(question)) == preposition
