@@ -224,7 +224,7 @@ class Answerer:
         asks_subject = _asks_for_subject(qdoc)
         stranded = _stranded_preposition(qdoc)
         q_places = _places(qdoc.ents)
-        found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool]] = []
+        found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool, bool]] = []
         for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
             for cand, root in candidates(doc, form):
@@ -241,16 +241,16 @@ class Answerer:
                 prox = closeness if closeness is not None else 0.15
                 if not asks_subject and root.root.dep_ in ("nsubj", "nsubjpass"):
                     prox *= 0.5  # the question names its subject; the answer is another argument
-                if stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded:
-                    # "Whom does he speak for?" -> "spokesman for Iraq's prime minister"
-                    prox = max(prox, STRANDED_PROX)
                 # "How many US soldiers are in Jordan?" is not answered by "2,500 soldiers in Iraq".
                 # (A place asked for may well sit next to another: "Yosemite, in Mariposa County".)
                 clash = (form.kind is not AnswerType.PLACE and cand.label not in _UNTYPED
                          and _clashes(q_places, local_phrase(root), root))
                 if cand.label == "PERSON" and office_clash(form.role, root):
                     clash = True  # asked for the prime minister, found his spokesman
-                found.append((sent, text, cand, prox, root, novelty, clash))
+                # "Whom does he speak for?" -> "spokesman for Iraq's prime minister". It ranks the
+                # candidate, not the confidence: the verbs may differ ("glued to" for "call attention to").
+                lead = bool(stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded)
+                found.append((sent, text, cand, prox, root, novelty, clash, lead))
         if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is
             found = [f for f in found if f[2].label == "DESCRIPTION"]
         if not found:
@@ -259,16 +259,17 @@ class Answerer:
             best = sentences[0]
             start, end = free_text_answer(texts[0], question)
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
-        contexts = [_context(text, c, span) for _, text, c, _, span, _, _ in found]
+        contexts = [_context(text, c, span) for _, text, c, _, span, *_ in found]
         sims = self.embedder.embed(contexts) @ qvec
         choices = [
             Choice(sent, cand.start, cand.end,
-                   0.35 * sent.score + 0.3 * float(sim) + 0.15 * prox + 0.15 * cand.fit
+                   0.35 * sent.score + 0.3 * float(sim) + 0.15 * (max(prox, STRANDED_PROX) if lead else prox)
+                   + 0.15 * cand.fit
                    - 0.01 * max(0, len(span) - 6)
                    - 0.15 * (1.0 - novelty)  # an answer that repeats the question says little
                    - CLASH_PENALTY * clash,
                    float(sim), cand.fit, prox, cand.label, clash)
-            for (sent, _, cand, prox, span, novelty, clash), sim in zip(found, sims, strict=True)
+            for (sent, _, cand, prox, span, novelty, clash, lead), sim in zip(found, sims, strict=True)
         ]
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
 

@@ -210,6 +210,8 @@ def in_the_past(span: Span) -> bool:
     auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
     if any(a.tag_ == "MD" for a in auxes):
         return False  # "would leave", "could start"
+    if any(a.lemma_ == "have" for a in auxes):
+        return True  # "have been increasing in recent weeks", "had resumed"
     if verb.tag_ == "VBD":
         return True
     # "had resumed", "was formed", "has been sent"

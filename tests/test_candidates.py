@@ -168,6 +168,7 @@ def test_the_category_noun_alone_is_not_a_name(nlp):
         ("The council voted on Tuesday to replace the fleet by 2028.", "2028", False),
         ("The ministry said the troops would leave by September.", "September", False),
         ("Deliveries are expected to start next spring.", "next spring", False),
+        ("Cases have been increasing in recent weeks.", "recent weeks", True),
     ],
 )
 def test_a_date_of_something_done_is_in_the_past(nlp, sentence, date, past):
