@@ -14,7 +14,7 @@ from spacy.tokens import Doc, Span
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
 from service.answer_types import AnswerType
-from service.candidates import QuestionForm, candidates, in_the_past, office_clash
+from service.candidates import QuestionForm, candidates, office_clash
 from service.citations import make_citation, verify
 from service.conflicts import disagrees, same_answer
 from service.extraction import Candidate, clause_around, free_text_answer
@@ -234,8 +234,6 @@ class Answerer:
                     continue
                 if cand.label == "PERSON" and words & qstems:
                     continue  # the person the question is about is not its answer
-                if form.future and in_the_past(root):
-                    continue  # asked when the troops will leave, found when the coalition was formed
 
                 closeness = anchor_closeness(root, anchors) if anchors else None
                 prox = closeness if closeness is not None else 0.15

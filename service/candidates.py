@@ -36,7 +36,6 @@ from service.phrases import descriptions, means_phrases, noun_phrases, place_phr
 
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
-_FUTURE = re.compile(r"\b(will|shall|going to)\b|['’]ll\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,6 @@ class QuestionForm:
     described: frozenset[str] = frozenset()  # "How is X described?" -> X's words
     role: str | None = None  # "the name of Iraq's prime minister" -> "minister"
     activity: bool = False  # "What is the role of X?": what X does
-    future: bool = False  # "When will the troops leave?": a date still to come
 
     @classmethod
     def of(cls, question: str) -> QuestionForm:
@@ -67,7 +65,6 @@ class QuestionForm:
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
-            future=kind is AnswerType.DATE and bool(_FUTURE.search(question)),
         )
 
 
@@ -195,24 +192,3 @@ def titles(span: Span) -> set[str]:
     words |= {t.lemma_.lower() for t in root.children if t.dep_ == "appos"}
     return {w for w in words if w in TYPE_NOUNS[AnswerType.PERSON]}
 
-
-def in_the_past(span: Span) -> bool:
-    """True when the verb a candidate hangs from tells of something done ("was formed in 2014",
-    "said Sunday"): no answer to when something *will* happen. "Voted on Tuesday to replace the
-    fleet by 2028" is not: 2028 hangs from "replace"."""
-    if span.root.head.lower_ in ("since", "ago"):
-        return True  # "since March", "two years ago"
-    verb = span.root
-    while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i:
-        verb = verb.head
-    if verb.pos_ not in ("VERB", "AUX"):
-        return False
-    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
-    if any(a.tag_ == "MD" for a in auxes):
-        return False  # "would leave", "could start"
-    if any(a.lemma_ == "have" for a in auxes):
-        return True  # "have been increasing in recent weeks", "had resumed"
-    if verb.tag_ == "VBD":
-        return True
-    # "had resumed", "was formed", "has been sent"
-    return verb.tag_ == "VBN" and any(a.tag_ in ("VBD", "VBZ", "VBP") for a in auxes)

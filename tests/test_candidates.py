@@ -6,7 +6,7 @@ import pytest
 
 from service.answer_types import AnswerType, asks_activity, described, kind_of_noun, role_noun
 from service.answerer import _stranded_preposition
-from service.candidates import QuestionForm, candidates, in_the_past, office_clash, titles
+from service.candidates import QuestionForm, candidates, office_clash, titles
 
 
 def _best(nlp, sentence: str, question: str) -> list[str]:
@@ -156,32 +156,6 @@ def test_the_category_noun_alone_is_not_a_name(nlp):
     doc = nlp("The owners approved the sale of the franchise to the Walton family.")
     fits = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which football team was sold?"))}
     assert fits.get("the franchise", 0) < 0.5
-
-
-@pytest.mark.parametrize(
-    ("sentence", "date", "past"),
-    [
-        ("The coalition was formed in 2014 to fight ISIS.", "2014", True),
-        ("Iraq said Sunday it had resumed talks.", "Sunday", True),
-        ("No ship had arrived since March.", "March", True),
-        ("The talks began two years ago.", "two years ago", True),
-        ("The council voted on Tuesday to replace the fleet by 2028.", "2028", False),
-        ("The ministry said the troops would leave by September.", "September", False),
-        ("Deliveries are expected to start next spring.", "next spring", False),
-        ("Cases have been increasing in recent weeks.", "recent weeks", True),
-    ],
-)
-def test_a_date_of_something_done_is_in_the_past(nlp, sentence, date, past):
-    doc = nlp(sentence)
-    start = sentence.index(date)
-    assert in_the_past(doc.char_span(start, start + len(date))) is past
-
-
-def test_only_when_will_questions_look_ahead():
-    assert QuestionForm.of("When will the troops leave Iraq?").future
-    assert QuestionForm.of("By what date will all troops have left?").future
-    assert not QuestionForm.of("When did the troops leave Iraq?").future
-    assert not QuestionForm.of("How many troops will stay?").future  # not a date question
 
 
 @pytest.mark.parametrize(
