@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from service.answer_types import ENTITY_LABELS, FALLBACK_LABELS, AnswerType
 
@@ -77,7 +77,7 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
             fit = 0.5
         else:
             continue
-        start, end = ent.start_char, ent.end_char
+        start, end = _unpossessed(ent)
         if ent.label_ in ("DATE", "TIME") and not _CONCRETE_DATE.search(ent.text):
             fit *= 0.5  # "the year", "the following day": a date only relative to the text
         if kind is AnswerType.NUMBER:
@@ -110,10 +110,17 @@ _NAMED_LABELS = frozenset({
 
 def named_candidates(doc: Doc, fit: float = 0.9) -> list[Candidate]:
     """Every named entity (not dates or bare counts): the answers of "which NOUN" questions."""
-    return [
-        Candidate(e.start_char, e.end_char, e.text, e.label_, fit)
-        for e in doc.ents if e.label_ in _NAMED_LABELS
-    ]
+    spans = [(e, *_unpossessed(e)) for e in doc.ents if e.label_ in _NAMED_LABELS]
+    return [Candidate(start, end, doc.text[start:end], e.label_, fit) for e, start, end in spans]
+
+
+def _unpossessed(ent: Span) -> tuple[int, int]:
+    """An entity's offsets without the possessive the tagger sometimes takes in ("Vladimir
+    Putin’s invasion" -> "Vladimir Putin")."""
+    end = ent.end_char
+    if ent.text.endswith(("'s", "’s")) and len(ent.text) > 2:
+        end -= 2
+    return ent.start_char, end
 
 
 def clause_around(text: str, start: int, end: int) -> tuple[int, int]:

@@ -171,3 +171,10 @@ def test_the_category_noun_alone_is_not_a_name(nlp):
 )
 def test_the_preposition_a_question_ends_on(nlp, question, preposition):
     assert _stranded_preposition(nlp(question)) == preposition
+
+
+def test_a_name_is_given_without_the_possessive_the_tagger_took_in(nlp):
+    doc = nlp("Angela Merkel’s successor praised Elena Okafor’s budget.")
+    found = [c.text for c, _ in candidates(doc, QuestionForm.of("Who praised the budget?"))]
+    assert "Angela Merkel" in found and "Elena Okafor" in found
+    assert not any(t.endswith("’s") for t in found)
