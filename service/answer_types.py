@@ -74,15 +74,28 @@ TYPE_NOUNS: dict[AnswerType, frozenset[str]] = {
 _MODS = (
     r"(?:(?:of|one|ones)\s+(?:the|these|those)\s+)?"  # "which of the companies"
     r"(?:(?!(?:of|in|for|at|on|from|with|to|by|did|does|do|is|are|was|were|has|have|had|will|would|"
-    r"can|could|should|the|a|an)\s)[a-z-]+\s+){0,2}?"
+    r"can|could|should|the|a|an|this|that|these|those|last|next)\s)[a-z-]+\s+){0,2}?"
 )
 # "the name of the base", "the name of Iraq's prime minister": the noun after it decides.
 _NAME_OF = r"\bname of (?:(?:the|a|an|this|that|its|their)\s+)?(?:[a-z-]+(?:'s|’s)\s+)?" + _MODS
 
+# "What was the magnitude of the quake?", "below what price?": a measure is a number.
+_MEASURE_NOUNS = (
+    r"magnitude|population|prices?|cost|costs|temperature|death toll|toll|salary|wage|budget|"
+    r"valuation|worth|speed|height|length|distance|weight|margin|rate|score|turnout"
+)
+_MEASURE_MODS = (
+    r"average|total|final|new|current|official|estimated|national|annual|minimum|maximum|median|"
+    r"unemployment|inflation|interest|gas|death|asking|sale|sales|record"
+)
+
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
-                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"), AnswerType.NUMBER),
+                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"
+                rf"|\b(?:what|which)\s+(?:(?:is|was|are|were)\s+(?:the|its|their)\s+)?"
+                rf"(?:(?:{_MEASURE_MODS})\s+)*(?:{_MEASURE_NOUNS})\b"),
+     AnswerType.NUMBER),
     (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b"
                 r"|\b(?:from|at|since|until|by) (?:what|which) point\b|\bwhen\b"), AnswerType.DATE),
     (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b|{_NAME_OF}({_ORG_NOUNS})\b(?!['’])"),

@@ -34,6 +34,23 @@ def test_the_first_wh_phrase_decides(question, expected):
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
+        ("What was the magnitude of the earthquake?", AnswerType.NUMBER),
+        ("The average fare fell below what price?", AnswerType.NUMBER),
+        ("What is the population of the island?", AnswerType.NUMBER),
+        ("What was the final death toll?", AnswerType.NUMBER),
+        ("Which company raised prices?", AnswerType.ORG),  # the company, not the prices
+        ("What did the study find about the death rate?", AnswerType.OTHER),
+        # "this week" is when, not what: the minister visited a place
+        ("The minister made a visit to which city this week?", AnswerType.PLACE),
+    ],
+)
+def test_a_measure_is_a_number_and_a_time_phrase_is_not_the_wh_noun(question, expected):
+    assert classify(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
         ("Which virus is spreading in Europe?", True),
         ("What painting did the protesters glue themselves to?", True),
         ("What did the US do after the attack?", False),
