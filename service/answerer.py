@@ -220,6 +220,9 @@ class Answerer:
         snap = self.retriever.snapshot
         texts = [snap.sentence_text(s.row) for s in sentences]
         qstems = set(content_words(question))
+        # "At which national park?": a name that says what it is ("Yellowstone National Park")
+        # does not repeat the question.
+        repeated = qstems - set(content_words(_category(qdoc)))
         q_lower = question.lower()
         asks_subject = _asks_for_subject(qdoc)
         stranded = _stranded_preposition(qdoc)
@@ -229,7 +232,8 @@ class Answerer:
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
             for cand, root in candidates(doc, form):
                 words = set(content_words(cand.text))
-                novelty = len(words - qstems) / len(words) if words else 1.0
+                named = any(t.pos_ == "PROPN" for t in root)  # "all 32 teams" is no team's name
+                novelty = len(words - (repeated if named else qstems)) / len(words) if words else 1.0
                 if _in_question(cand.text, q_lower) or novelty == 0.0:
                     continue
                 if cand.label == "PERSON" and words & qstems:
@@ -332,6 +336,17 @@ def _asks_for_subject(qdoc: Doc) -> bool:
     if wh and wh[0].head.dep_ in ("nsubj", "nsubjpass") and wh[0].dep_ == "det":
         return True  # "Which group claimed...?"
     return not any(t.dep_ in ("nsubj", "nsubjpass") and t.tag_ not in ("WP", "WDT") for t in qdoc)
+
+
+def _category(qdoc: Doc) -> str:
+    """The noun a "which" or "what" asks about, with its modifiers ("which national park" ->
+    "national park"); empty when there is none."""
+    for tok in qdoc:
+        if tok.lower_ in ("which", "what") and tok.dep_ == "det" and tok.head.pos_ in ("NOUN", "PROPN"):
+            head = tok.head
+            mods = [c for c in head.children if c.dep_ in ("amod", "compound") and c.i < head.i]
+            return " ".join(t.text for t in (*mods, head))
+    return ""
 
 
 def _stranded_preposition(qdoc: Doc) -> str | None:

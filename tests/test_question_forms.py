@@ -84,6 +84,8 @@ def test_a_count_of_something_else_abstains(engine):
         ("Which country leads the naval mission?", "Kenyan"),
         ("Where is the charity that paid for the grain based?", "Geneva"),
         ("How much grain did the ships bring?", "some 4,000 tonnes"),
+        # A name that says what it is does not repeat the question (it lost to "Thursday").
+        ("Which national park did the storms close?", "Tsavo National Park"),
     ],
 )
 def test_a_second_unseen_article(harbor, question, expected):
