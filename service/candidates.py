@@ -36,6 +36,13 @@ from service.phrases import descriptions, means_phrases, noun_phrases, place_phr
 
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
+# "After how many years together?": the answer is a span of time, which the tagger calls a DATE
+# or a TIME ("nine years", "187 minutes"), not a CARDINAL.
+_DURATION_ASKED = re.compile(
+    r"\bhow many\s+(?:more\s+)?(second|minute|hour|day|week|month|year|decade|centur)", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|several)\b",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class QuestionForm:
     described: frozenset[str] = frozenset()  # "How is X described?" -> X's words
     role: str | None = None  # "the name of Iraq's prime minister" -> "minister"
     activity: bool = False  # "What is the role of X?": what X does
+    duration: str | None = None  # "how many years" -> "year"
 
     @classmethod
     def of(cls, question: str) -> QuestionForm:
@@ -65,6 +73,7 @@ class QuestionForm:
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
+            duration=m.group(1).lower() if (m := _DURATION_ASKED.search(question)) else None,
         )
 
 
@@ -74,6 +83,11 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     out = [(c, _span(doc, c)) for c in entity_candidates(doc, kind)]
     if form.role and kind is AnswerType.PERSON:  # "Which minister ...?": a person, not a group
         out = [(c, span) for c, span in out if c.fit == 1.0]
+    if form.duration:  # "nine years", not "a 23-year-old"; a bare count is a weak fit
+        unit = re.compile(rf"(?<![-\w]){form.duration}\w*(?!-)", re.IGNORECASE)
+        out = [(Candidate(c.start, c.end, c.text, c.label, c.fit * 0.5), span) for c, span in out]
+        out += [(_phrase(e, e.label_, 1.0), e) for e in doc.ents if e.label_ in ("DATE", "TIME")
+                and unit.search(e.text) and _AMOUNT.search(e.text)]
     if form.frequency:
         out = [_times(doc, c, span) for c, span in out]
         out += [(_phrase(s, "FREQUENCY", 1.0), s) for s in _frequency_phrases(doc)]

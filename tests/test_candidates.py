@@ -178,3 +178,10 @@ def test_a_name_is_given_without_the_possessive_the_tagger_took_in(nlp):
     found = [c.text for c, _ in candidates(doc, QuestionForm.of("Who praised the budget?"))]
     assert "Angela Merkel" in found and "Elena Okafor" in found
     assert not any(t.endswith("’s") for t in found)
+
+
+def test_how_many_years_takes_a_span_of_time_not_an_age(nlp):
+    doc = nlp("The band split after nine years together, a 23-year-old fan said on Tuesday.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("After how many years did the band split?"))}
+    assert found.get("nine years") == 1.0
+    assert not any("23" in text and fit == 1.0 for text, fit in found.items())

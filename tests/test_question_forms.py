@@ -86,6 +86,9 @@ def test_a_count_of_something_else_abstains(engine):
         ("How much grain did the ships bring?", "some 4,000 tonnes"),
         # A name that says what it is does not repeat the question (it lost to "Thursday").
         ("Which national park did the storms close?", "Tsavo National Park"),
+        # A span of time is a DATE to the tagger; a bare count is no answer to it ("about 300").
+        ("For how many months did the port workers go unpaid?", "eleven months"),
+        ("How many port workers will return?", "about 300"),
     ],
 )
 def test_a_second_unseen_article(harbor, question, expected):
