@@ -40,6 +40,8 @@ PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
 # or a TIME ("nine years", "187 minutes"), not a CARDINAL.
 _DURATION_ASKED = re.compile(
     r"\bhow many\s+(?:more\s+)?(second|minute|hour|day|week|month|year|decade|centur)", re.IGNORECASE)
+# "Which two schools ...?": the answer names several things at once.
+_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:two|three|four|five)\b", re.IGNORECASE)
 _AMOUNT = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|several)\b",
     re.IGNORECASE)
@@ -61,6 +63,7 @@ class QuestionForm:
     role: str | None = None  # "the name of Iraq's prime minister" -> "minister"
     activity: bool = False  # "What is the role of X?": what X does
     duration: str | None = None  # "how many years" -> "year"
+    several: bool = False  # "Which two schools ...?"
 
     @classmethod
     def of(cls, question: str) -> QuestionForm:
@@ -74,6 +77,7 @@ class QuestionForm:
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
             duration=m.group(1).lower() if (m := _DURATION_ASKED.search(question)) else None,
+            several=bool(_SEVERAL.search(question)),
         )
 
 
@@ -110,7 +114,26 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         return [(_phrase(p, "DESCRIPTION", 1.0), p) for p in found]
     if kind is AnswerType.OTHER:
         out += _free_text(doc, form)
+    if form.several and (groups := _coordinated(doc)):  # "USC and UCLA", not "UCLA" alone
+        out = [(Candidate(c.start, c.end, c.text, c.label, c.fit * 0.5), span) for c, span in out]
+        out += [(_phrase(g, g[0].ent_type_ or "PHRASE", 1.0), g) for g in groups]
     return [(c, span) for c, span in out if span is not None and len(span)]
+
+
+def _coordinated(doc: Doc) -> list[Span]:
+    """Names joined by "and" or commas, from the first to the last: "France, Germany and Italy"."""
+    by_root = {e.root.i: e for e in doc.ents}
+    out = []
+    for ent in doc.ents:
+        if ent.root.dep_ == "conj":
+            continue  # a later conjunct: its group starts at the first
+        tok, last = ent.root, ent
+        while nxt := [c for c in tok.children if c.dep_ == "conj" and c.i in by_root]:
+            tok = nxt[0]
+            last = by_root[tok.i]
+        if last is not ent:
+            out.append(doc[ent.start : last.end])
+    return out
 
 
 def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:

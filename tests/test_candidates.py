@@ -185,3 +185,10 @@ def test_how_many_years_takes_a_span_of_time_not_an_age(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("After how many years did the band split?"))}
     assert found.get("nine years") == 1.0
     assert not any("23" in text and fit == 1.0 for text, fit in found.items())
+
+
+def test_which_two_takes_the_names_together(nlp):
+    doc = nlp("Northline Motors and Basalt Energy agreed to merge, the chairman of Vesta Bank said.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which two companies agreed to merge?"))}
+    assert found["Northline Motors and Basalt Energy"] == max(found.values())
+    assert found["Basalt Energy"] < 1.0
