@@ -81,20 +81,23 @@ _NAME_OF = r"\bname of (?:(?:the|a|an|this|that|its|their)\s+)?(?:[a-z-]+(?:'s|�
 
 # "What was the magnitude of the quake?", "below what price?": a measure is a number.
 _MEASURE_NOUNS = (
-    r"magnitude|population|prices?|cost|costs|temperature|death toll|toll|salary|wage|budget|"
+    r"magnitude|population|prices?|costs?|temperature|toll|salary|wage|budget|"
     r"valuation|worth|speed|height|length|distance|weight|margin|rate|score|turnout"
 )
 _MEASURE_MODS = (
     r"average|total|final|new|current|official|estimated|national|annual|minimum|maximum|median|"
     r"unemployment|inflation|interest|gas|death|asking|sale|sales|record"
 )
+_MEASURE = rf"(?:(?:{_MEASURE_MODS})\s+)*(?:{_MEASURE_NOUNS})\b"
 
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
                 r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"
-                rf"|\b(?:what|which)\s+(?:(?:is|was|are|were)\s+(?:the|its|their)\s+)?"
-                rf"(?:(?:{_MEASURE_MODS})\s+)*(?:{_MEASURE_NOUNS})\b"),
+                # "below what price?", "What is Tokyo's population?", "What's the death toll?" (not
+                # "Which company's prices rose?": that asks for the company)
+                rf"|\b(?:what|which)\s+{_MEASURE}"
+                rf"|\bwhat(?:['’]s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their)\s+)?(?:[a-z-]+['’]s\s+)?{_MEASURE}"),
      AnswerType.NUMBER),
     (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b"
                 r"|\b(?:from|at|since|until|by) (?:what|which) point\b|\bwhen\b"), AnswerType.DATE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from itertools import takewhile
 from dataclasses import dataclass
 
 import numpy as np
@@ -339,13 +340,22 @@ def _asks_for_subject(qdoc: Doc) -> bool:
 
 
 def _category(qdoc: Doc) -> str:
-    """The noun a "which" or "what" asks about, with its modifiers ("which national park" ->
-    "national park"); empty when there is none."""
+    """The noun a "which" or "what" asks about, with its common modifiers ("which national
+    park" -> "national park"; "which Apple product" -> "product": a name stays a repetition);
+    empty when there is none."""
     for tok in qdoc:
-        if tok.lower_ in ("which", "what") and tok.dep_ == "det" and tok.head.pos_ in ("NOUN", "PROPN"):
+        if tok.lower_ not in ("which", "what"):
+            continue
+        if tok.dep_ == "det":
             head = tok.head
-            mods = [c for c in head.children if c.dep_ in ("amod", "compound") and c.i < head.i]
-            return " ".join(t.text for t in (*mods, head))
+        else:  # "At which national park ...?" can parse "which" as the preposition's object
+            run = list(takewhile(lambda t: t.pos_ in ("ADJ", "NOUN"), qdoc[tok.i + 1 : tok.i + 4]))
+            head = next((t for t in reversed(run) if t.pos_ == "NOUN"), tok)
+        if head.pos_ != "NOUN":
+            return ""
+        mods = [c for c in head.children if c.dep_ in ("amod", "compound") and c.i < head.i
+                and c.pos_ != "PROPN"]
+        return " ".join(t.text for t in (*mods, head))
     return ""
 
 
@@ -355,7 +365,7 @@ def _stranded_preposition(qdoc: Doc) -> str | None:
     last = words[-1] if words else None
     # Only a verb's preposition: "the talks were back on?" asks for a day, not for what follows "on".
     if last is not None and last.dep_ in ("prep", "agent") and last.head.pos_ == "VERB" and all(
-        c.tag_ in ("WP", "WDT") for c in last.children if c.dep_ == "pobj"  # "Whom ... for?"
+        c.i < last.i for c in last.children if c.dep_ == "pobj"  # "Whom ... for?", "Which team ... for?"
     ):
         return last.lower_
     return None

@@ -116,9 +116,9 @@ def named_candidates(doc: Doc, fit: float = 0.9) -> list[Candidate]:
 
 def _unpossessed(ent: Span) -> tuple[int, int]:
     """An entity's offsets without the possessive the tagger sometimes takes in ("Vladimir
-    Putin’s invasion" -> "Vladimir Putin")."""
+    Putin’s invasion" -> "Vladimir Putin"); a name that ends so keeps it ("Moody's downgraded")."""
     end = ent.end_char
-    if ent.text.endswith(("'s", "’s")) and len(ent.text) > 2:
+    if ent.text.endswith(("'s", "’s")) and len(ent.text) > 2 and ent.root.dep_ == "poss":
         end -= 2
     return ent.start_char, end
 

@@ -39,6 +39,9 @@ def test_the_first_wh_phrase_decides(question, expected):
         ("What is the population of the island?", AnswerType.NUMBER),
         ("What was the final death toll?", AnswerType.NUMBER),
         ("Which company raised prices?", AnswerType.ORG),  # the company, not the prices
+        ("Which company’s prices rose?", AnswerType.ORG),
+        ("What's the death toll?", AnswerType.NUMBER),
+        ("What is Tokyo’s population?", AnswerType.NUMBER),
         ("What did the study find about the death rate?", AnswerType.OTHER),
         # "this week" is when, not what: the minister visited a place
         ("The minister made a visit to which city this week?", AnswerType.PLACE),

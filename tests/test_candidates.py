@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.answer_types import AnswerType, asks_activity, described, kind_of_noun, role_noun
-from service.answerer import _stranded_preposition
+from service.answerer import _category, _stranded_preposition
 from service.candidates import QuestionForm, candidates, office_clash, titles
 
 
@@ -165,6 +165,7 @@ def test_the_category_noun_alone_is_not_a_name(nlp):
         ("Whom does General Rasool speak for?", "for"),
         ("Which charity was the grain paid for by?", "by"),
         ("Which day did Baghdad announce that the talks were back on?", None),  # "back on": no object
+        ("Which team did he play for?", "for"),
         ("Which country did ISIS overrun large parts of?", None),  # a noun's "of", not the verb's
         ("Who negotiated with Iraq?", None),
     ],
@@ -192,3 +193,29 @@ def test_which_two_takes_the_names_together(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which two companies agreed to merge?"))}
     assert found["Northline Motors and Basalt Energy"] == max(found.values())
     assert found["Basalt Energy"] < 1.0
+
+
+def test_a_name_ending_in_s_keeps_it(nlp):
+    found = [c.text for c, _ in candidates(nlp("Moody's downgraded the bank on Friday."),
+                                           QuestionForm.of("Which agency downgraded the bank?"))]
+    assert "Moody's" in found and "Moody" not in found
+
+
+def test_a_span_of_time_in_words_and_look_alike_units(nlp):
+    found = {c.text: c.fit for c, _ in candidates(nlp("He served twenty years in prison."),
+                                                  QuestionForm.of("How many years did he serve?"))}
+    assert found.get("twenty years") == 1.0
+    assert QuestionForm.of("How many secondary schools closed?").duration is None
+    assert not QuestionForm.of("Which two-year deal was signed?").several
+
+
+@pytest.mark.parametrize(
+    ("question", "category"),
+    [
+        ("At which national park did the fire start?", "national park"),
+        ("Which Apple product was recalled?", "product"),  # the name in it is still the question's
+        ("What did the president announce?", ""),
+    ],
+)
+def test_the_kind_of_thing_a_question_asks_for(nlp, question, category):
+    assert _category(nlp(question)) == category
