@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from itertools import takewhile
 from dataclasses import dataclass
+from itertools import takewhile
 
 import numpy as np
 from spacy.language import Language

@@ -225,4 +225,3 @@ def titles(span: Span) -> set[str]:
     words |= {t.lower_ for t in span if t.dep_ == "compound" and t.pos_ in ("NOUN", "PROPN") and t.is_title}
     words |= {t.lemma_.lower() for t in root.children if t.dep_ == "appos"}
     return {w for w in words if w in TYPE_NOUNS[AnswerType.PERSON]}
-
