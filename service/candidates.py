@@ -26,6 +26,7 @@ from service.extraction import (
     FREQUENCY_PHRASE,
     WHY,
     Candidate,
+    calendar_date,
     causal_clause,
     conditional_clause,
     consequence_clause,
@@ -157,6 +158,9 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     for p in noun_phrases(doc):
         if form.kind_of and form.kind_of in (p.root.lemma_.lower(), p.root.lower_) and len(p) > 1:
             out.append((_phrase(p, "PHRASE", 1.0), p))  # "what kind of attack" -> "a drone attack"
+        elif calendar_date(p):
+            # "What is the biggest threat?" is not answered by "Sunday" (a holiday's name may be).
+            out.append((_phrase(p, "PHRASE", 0.3), p))
         else:
             # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
             out.append((_phrase(p, "PHRASE", 0.6 + 0.002 * len(p)), p))

@@ -114,6 +114,13 @@ def named_candidates(doc: Doc, fit: float = 0.9) -> list[Candidate]:
     return [Candidate(start, end, doc.text[start:end], e.label_, fit) for e, start, end in spans]
 
 
+def calendar_date(span: Span) -> bool:
+    """True for a phrase that is only a day, month, season or year ("Sunday", "last March")."""
+    words = [t for t in span if t.pos_ != "DET"]
+    return bool(words) and all(t.ent_type_ in ("DATE", "TIME") for t in words) and bool(
+        _CONCRETE_DATE.search(span.text))
+
+
 def _unpossessed(ent: Span) -> tuple[int, int]:
     """An entity's offsets without the possessive the tagger sometimes takes in ("Vladimir
     Putin’s invasion" -> "Vladimir Putin"); a name that ends so keeps it ("Moody's downgraded")."""

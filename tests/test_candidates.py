@@ -219,3 +219,12 @@ def test_a_span_of_time_in_words_and_look_alike_units(nlp):
 )
 def test_the_kind_of_thing_a_question_asks_for(nlp, question, category):
     assert _category(nlp(question)) == category
+
+
+def test_a_day_of_the_week_is_a_weak_answer_to_a_what_question(nlp):
+    doc = nlp("The minister said on Sunday that warming seas were the biggest threat to the reef.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("What is the biggest threat to the reef?"))}
+    assert found["Sunday"] < 0.5 <= found["warming seas"]  # weak, like a bare phrase where a name is asked
+    holiday = nlp("India celebrated Independence Day on Monday with parades.")
+    found = {c.text: c.fit for c, _ in candidates(holiday, QuestionForm.of("Which holiday did India celebrate?"))}
+    assert found["Independence Day"] > found["Monday"]  # a holiday's name is no calendar date
