@@ -4,7 +4,7 @@ the question's wording calls for (a clause for "why", the means for "how did", .
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span
 
@@ -87,7 +87,7 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         out = [(c, span) for c, span in out if c.fit == 1.0]
     if form.duration:  # "nine years", not "a 23-year-old"; a bare count is a weak fit
         unit = re.compile(rf"(?<![-\w]){form.duration}s?\b(?!-)", re.IGNORECASE)
-        out = [(Candidate(c.start, c.end, c.text, c.label, c.fit * 0.5), span) for c, span in out]
+        out = _weakened(out)
         out += [(_phrase(e, e.label_, 1.0), e) for e in doc.ents if e.label_ in ("DATE", "TIME")
                 and unit.search(e.text) and any(t.like_num for t in e)]
     if form.frequency:
@@ -113,7 +113,7 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     if kind is AnswerType.OTHER:
         out += _free_text(doc, form)
     if form.several and (groups := _coordinated(doc)):  # "USC and UCLA", not "UCLA" alone
-        out = [(Candidate(c.start, c.end, c.text, c.label, c.fit * 0.5), span) for c, span in out]
+        out = _weakened(out)
         out += [(_phrase(g, g[0].ent_type_ or "PHRASE", 1.0), g) for g in groups]
     return [(c, span) for c, span in out if span is not None and len(span)]
 
@@ -179,7 +179,13 @@ def _times(doc: Doc, cand: Candidate, span: Span | None) -> tuple[Candidate, Spa
         end = cand.end + len(" times")
         return Candidate(cand.start, end, doc.text[cand.start : end], cand.label, cand.fit), doc.char_span(
             cand.start, end, alignment_mode="expand")
-    return Candidate(cand.start, cand.end, cand.text, cand.label, cand.fit * 0.5), span
+    return replace(cand, fit=cand.fit * 0.5), span
+
+
+def _weakened(found: list[tuple[Candidate, Span | None]]) -> list[tuple[Candidate, Span | None]]:
+    """The same candidates at half their fit: a lesser kind than the one asked for ("about 300"
+    for "how many months", "UCLA" alone for "which two schools")."""
+    return [(replace(c, fit=c.fit * 0.5), span) for c, span in found]
 
 
 def _span(doc: Doc, cand: Candidate) -> Span | None:
