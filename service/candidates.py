@@ -37,10 +37,18 @@ from service.phrases import descriptions, means_phrases, noun_phrases, place_phr
 
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
-# "After how many years together?": the answer is a span of time, which the tagger calls a DATE
-# or a TIME ("nine years", "187 minutes"), not a CARDINAL.
-_DURATION_ASKED = re.compile(
-    r"\bhow many\s+(?:more\s+)?(second|minute|hour|day|week|month|year|decade)s?\b", re.IGNORECASE)
+YEARLESS_FIT = 0.3  # of a date's fit, when the question asks for a year and the date has none
+# "After how many years together?", "for how long?": the answer is a span of time, which the
+# tagger calls a DATE or a TIME ("nine years", "187 minutes", "3 months"), not a CARDINAL.
+_TIME_UNITS = "second|minute|hour|day|week|month|year|decade"
+_DURATION_ASKED = re.compile(rf"\bhow many\s+(?:more\s+)?({_TIME_UNITS})s?\b", re.IGNORECASE)
+# "How long is the bridge?" may ask for a length; "for how long" and "how long did" ask for time.
+_HOW_LONG = re.compile(
+    r"\b(?:for how long|how long (?:did|does|do|will|would|has|have|had|can|could|should|must)\b)",
+    re.IGNORECASE)
+# "What year did it debut?" is answered by a year, not by "Wednesday".
+_YEAR_ASKED = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
+_HAS_YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d\d(?!\d)")  # "1995", "the 1990s", "June 2022"
 # "Which two schools ...?": the answer names several things at once (not "which two-year deal").
 _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:two|three|four|five)(?![-\w])", re.IGNORECASE)
 
@@ -60,7 +68,8 @@ class QuestionForm:
     described: frozenset[str] = frozenset()  # "How is X described?" -> X's words
     role: str | None = None  # "the name of Iraq's prime minister" -> "minister"
     activity: bool = False  # "What is the role of X?": what X does
-    duration: str | None = None  # "how many years" -> "year"
+    duration: str | None = None  # "how many years" -> "year"; "for how long" -> any unit of time
+    year: bool = False  # "What year ...?"
     several: bool = False  # "Which two schools ...?"
 
     @classmethod
@@ -74,9 +83,16 @@ class QuestionForm:
             which_thing=asks_which_thing(question), kind_of=kind_of_noun(question),
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
-            duration=m.group(1).lower() if (m := _DURATION_ASKED.search(question)) else None,
+            duration=_duration(question), year=bool(_YEAR_ASKED.search(question)),
             several=bool(_SEVERAL.search(question)),
         )
+
+
+def _duration(question: str) -> str | None:
+    """The unit of time a question asks a span of (a pattern for ``re``), or None."""
+    if m := _DURATION_ASKED.search(question):
+        return m.group(1).lower()
+    return f"(?:{_TIME_UNITS})" if _HOW_LONG.search(question) else None
 
 
 def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
@@ -90,6 +106,10 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         out = _weakened(out)
         out += [(_phrase(e, e.label_, 1.0), e) for e in doc.ents if e.label_ in ("DATE", "TIME")
                 and unit.search(e.text) and any(t.like_num for t in e)]
+    if form.year:  # a date without a year is a weak answer ("Wednesday")
+        out = [(replace(c, fit=c.fit * YEARLESS_FIT), span)
+                if c.label in ("DATE", "TIME") and not _HAS_YEAR.search(c.text) else (c, span)
+                for c, span in out]
     if form.frequency:
         out = [_times(doc, c, span) for c, span in out]
         out += [(_phrase(s, "FREQUENCY", 1.0), s) for s in _frequency_phrases(doc)]

@@ -228,3 +228,20 @@ def test_a_day_of_the_week_is_a_weak_answer_to_a_what_question(nlp):
     holiday = nlp("India celebrated Independence Day on Monday with parades.")
     found = {c.text: c.fit for c, _ in candidates(holiday, QuestionForm.of("Which holiday did India celebrate?"))}
     assert found["Independence Day"] > found["Monday"]  # a holiday's name is no calendar date
+
+
+def test_a_year_question_takes_a_year_not_a_weekday(nlp):
+    doc = nlp("The browser, launched in 1995, was retired on Wednesday.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("What year did the browser debut?"))}
+    assert found["1995"] == 1.0
+    assert found["Wednesday"] < 0.5  # weak: confidence pays for it too
+
+
+def test_for_how_long_takes_a_span_of_time(nlp):
+    doc = nlp("On Monday the council suspended the fee for the next three months.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("The council suspended the fee for how long?"))}
+    assert found["the next three months"] == max(found.values())
+    assert found.get("Monday", 0.0) < 1.0
+    assert QuestionForm.of("How long did the strike last?").duration
+    assert QuestionForm.of("How long is the new bridge?").duration is None  # a length, maybe
+

@@ -88,6 +88,7 @@ def test_a_count_of_something_else_abstains(engine):
         ("Which national park did the storms close?", "Tsavo National Park"),
         # A span of time is a DATE to the tagger; a bare count is no answer to it ("about 300").
         ("For how many months did the port workers go unpaid?", "eleven months"),
+        ("For how long did the port workers go unpaid?", "eleven months"),
         ("How many port workers will return?", "about 300"),
         ("Which three countries have sent a frigate to the mission?", "Egypt, Oman and Portugal"),
     ],
