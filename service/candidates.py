@@ -178,8 +178,10 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     for p in noun_phrases(doc):
         if form.kind_of and form.kind_of in (p.root.lemma_.lower(), p.root.lower_) and len(p) > 1:
             out.append((_phrase(p, "PHRASE", 1.0), p))  # "what kind of attack" -> "a drone attack"
-        elif calendar_date(p):
-            # "What is the biggest threat?" is not answered by "Sunday" (a holiday's name may be).
+        elif calendar_date(p) or (form.which_thing and _bare(p)):
+            # "What is the biggest threat?" is not answered by "Sunday" (a holiday's name may be),
+            # nor "which virus outbreak?" by "the response": a thing of a kind is named, and an
+            # article and a noun do not name it. ("What was the city cut off from?" "The south.")
             out.append((_phrase(p, "PHRASE", 0.3), p))
         else:
             # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
@@ -219,6 +221,12 @@ def _phrase(span: Span, label: str, fit: float) -> Candidate:
 def _modified(span: Span) -> bool:
     """More than an article and the noun: "the franchise" refers back to a name it is not."""
     return any(t.i != span.root.i and t.pos_ not in ("DET", "PRON", "PUNCT") for t in span)
+
+
+def _bare(span: Span) -> bool:
+    """An article (or "this", "that") and a common noun, nothing else: "the response", "a copy"."""
+    words = [t for t in span if not t.is_punct]
+    return len(words) == 2 and words[0].pos_ == "DET" and words[1].pos_ == "NOUN"
 
 
 def _proper(span: Span) -> bool:

@@ -245,3 +245,9 @@ def test_for_how_long_takes_a_span_of_time(nlp):
     assert QuestionForm.of("How long did the strike last?").duration
     assert QuestionForm.of("How long is the new bridge?").duration is None  # a length, maybe
 
+
+def test_an_article_and_a_noun_is_a_weak_answer_to_a_what_question(nlp):
+    doc = nlp("The museum bought a copy of the Kessler Report for its archive.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which report did the museum buy?"))}
+    assert found["a copy"] < 0.5 <= found["the Kessler Report"]
+    assert found["a copy of the Kessler Report"] >= 0.5
