@@ -37,6 +37,7 @@ from service.phrases import descriptions, means_phrases, noun_phrases, place_phr
 
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
+HOLDER_FIT = 0.5  # a named place's or body's office for a person question: not a weak fit
 YEARLESS_FIT = 0.3  # of a date's fit, when the question asks for a year and the date has none
 # "After how many years together?", "for how long?": the answer is a span of time, which the
 # tagger calls a DATE or a TIME ("nine years", "187 minutes", "3 months"), not a CARDINAL.
@@ -123,7 +124,9 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
             typed = 0.0  # "the name of the minister" asks for a name, not a description
         for p in noun_phrases(doc):
             if typed and (p.root.lower_ in nouns or p.root.lemma_.lower() in nouns) and _modified(p):
-                out.append((_phrase(p, "PHRASE", typed), p))
+                # "Iraq's prime minister" names one person, as a name does; "a spokesman" does not.
+                fit = HOLDER_FIT if kind is AnswerType.PERSON and _office_holder(p) else typed
+                out.append((_phrase(p, "PHRASE", fit), p))
             elif low is not None:
                 # A proper noun the tagger missed ("Sheetz") is likelier a name than "a base".
                 out.append((_phrase(p, "PHRASE", PROPER_FIT if _proper(p) else low), p))
@@ -227,6 +230,14 @@ def _bare(span: Span) -> bool:
     """An article (or "this", "that") and a common noun, nothing else: "the response", "a copy"."""
     words = [t for t in span if not t.is_punct]
     return len(words) == 2 and words[0].pos_ == "DET" and words[1].pos_ == "NOUN"
+
+
+def _office_holder(span: Span) -> bool:
+    """An office of a named place or body: "Iraq's prime minister", "the French president"."""
+    root = span.root
+    if root.lower_ not in OFFICES and root.lemma_.lower() not in OFFICES:
+        return False
+    return any(t.ent_type_ in ("GPE", "NORP", "ORG") and t.i < root.i for t in span)
 
 
 def _proper(span: Span) -> bool:

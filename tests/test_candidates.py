@@ -251,3 +251,10 @@ def test_an_article_and_a_noun_is_a_weak_answer_to_a_what_question(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which report did the museum buy?"))}
     assert found["a copy"] < 0.5 <= found["the Kessler Report"]
     assert found["a copy of the Kessler Report"] >= 0.5
+
+
+def test_the_office_of_a_named_country_is_as_good_as_a_name(nlp):
+    doc = nlp("Lena Varga, a spokeswoman for Hungary's foreign minister, read the statement.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Whom does Lena Varga speak for?"))}
+    assert found["Hungary's foreign minister"] >= 0.5  # not weak: it names one person
+    assert found["a spokeswoman for Hungary's foreign minister"] < 0.5  # the office is hers, unnamed
