@@ -91,7 +91,8 @@ _MEASURE_MODS = (
 _MEASURE = rf"(?:(?:{_MEASURE_MODS})\s+)*(?:{_MEASURE_NOUNS})\b"
 
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
-    (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"), AnswerType.OTHER),
+    (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"
+                r"|\bwhat (?:happened|happens)\b"), AnswerType.OTHER),  # an event, even "when the dam broke"
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
                 r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"
                 # "below what price?", "What is Tokyo's population?", "What's the death toll?" (not
@@ -100,7 +101,10 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
                 rf"|\bwhat(?:['’]s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their)\s+)?(?:[a-z-]+['’]s\s+)?{_MEASURE}"),
      AnswerType.NUMBER),
     (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b"
-                r"|\b(?:from|at|since|until|by) (?:what|which) point\b|\bwhen\b"), AnswerType.DATE),
+                r"|\b(?:from|at|since|until|by) (?:what|which) point\b"
+                # "cut short when what happened?": that "when" joins a clause; "what" asks.
+                # A quiz's "the highest since:" asks for a time.
+                r"|\bwhen\b(?!\s+(?:what|who|whom|which)\b)|\bsince\s*[:?]?\s*$"), AnswerType.DATE),
     (re.compile(rf"\b(what|which)\s+{_MODS}({_ORG_NOUNS})\b|{_NAME_OF}({_ORG_NOUNS})\b(?!['’])"),
      AnswerType.ORG),
     (re.compile(rf"^\s*where\b|\bwhere\b|\b(what|which|in what|in which)\s+{_MODS}({_PLACE_NOUNS})\b"

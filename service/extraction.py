@@ -36,7 +36,8 @@ _CONCRETE_DATE = re.compile(
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
-WHY = re.compile(r"\s*(why|how come)\b|.*\bfor what reason\b", re.IGNORECASE)
+# "... received 86 extra lots because:" (a quiz's stem) asks why, too.
+WHY = re.compile(r"\s*(why|how come)\b|.*\bfor what reason\b|.*\bbecause\s*[:?]?\s*$", re.IGNORECASE)
 _CAUSAL = re.compile(
     r"\b(because(?: of)?|due to|after|following|in (?:retaliation|response) (?:for|to)|"
     r"as a result of|so that|in order to|amid|since|(?:angered|outraged|alarmed|frustrated|motivated|driven|"

@@ -25,6 +25,11 @@ def test_doctests_pass() -> None:
         ("Which city will host the next summit?", AnswerType.PLACE),
         ("How many people were hurt when the bridge collapsed?", AnswerType.NUMBER),
         ("Why are the militant groups hostile to the United States?", AnswerType.OTHER),
+        # A "when" that joins a clause to "what happened" asks nothing itself.
+        ("The debate was cut short when what happened?", AnswerType.OTHER),
+        ("What happened when the dam broke?", AnswerType.OTHER),
+        # A quiz's stem: "the highest since:" asks for a time.
+        ("It was the largest rate rise since:", AnswerType.DATE),
     ],
 )
 def test_the_first_wh_phrase_decides(question, expected):
@@ -63,3 +68,10 @@ def test_a_measure_is_a_number_and_a_time_phrase_is_not_the_wh_noun(question, ex
 )
 def test_which_noun_questions_ask_for_a_named_thing(question, expected):
     assert answer_types.asks_which_thing(question) is expected
+
+
+def test_a_stem_ending_in_because_asks_why():
+    from service.candidates import QuestionForm
+
+    assert QuestionForm.of("The buyer received 86 extra lots because:").why
+    assert not QuestionForm.of("Who resigned because of the scandal?").why
