@@ -336,3 +336,41 @@ def abstention_scores(rows: Iterable[Any]) -> dict[str, float | int | None]:
         "n_abstained": n_abstained,
         "n_unanswerable": n_unanswerable,
     }
+
+
+def calibration(pairs: Iterable[tuple[float, bool]], bins: int = 10) -> dict[str, Any]:
+    """How far stated confidence is from how often the answers are right.
+
+    ``pairs`` are ``(confidence, correct)`` of the answers given (abstentions have no answer to
+    be right about). Confidences fall in ``bins`` equal bins over [0, 1]; the expected
+    calibration error (ECE) is the answers-weighted mean gap between a bin's mean confidence and
+    its accuracy: 0 when "0.8" is right 80% of the time. Only non-empty bins are listed.
+
+    >>> c = calibration([(0.95, True), (0.9, False), (0.55, True), (0.6, False)])
+    >>> c["n"], c["accuracy"], round(c["mean_confidence"], 3), round(c["ece"], 3)
+    (4, 0.5, 0.75, 0.475)
+    >>> [(b["low"], b["n"], b["accuracy"]) for b in c["bins"]]
+    [(0.5, 1, 1.0), (0.6, 1, 0.0), (0.9, 2, 0.5)]
+    >>> calibration([])["ece"] is None
+    True
+    """
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for conf, correct in pairs:
+        conf = min(max(float(conf), 0.0), 1.0)
+        groups.setdefault(min(int(conf * bins + 1e-9), bins - 1), []).append((conf, bool(correct)))
+    n = sum(len(g) for g in groups.values())
+    table = []
+    for i in sorted(groups):
+        g = groups[i]
+        table.append({"low": round(i / bins, 6), "high": round((i + 1) / bins, 6), "n": len(g),
+                      "mean_confidence": sum(c for c, _ in g) / len(g),
+                      "accuracy": sum(ok for _, ok in g) / len(g)})
+    if not n:
+        return {"n": 0, "accuracy": None, "mean_confidence": None, "ece": None, "bins": []}
+    return {
+        "n": n,
+        "accuracy": sum(b["accuracy"] * b["n"] for b in table) / n,
+        "mean_confidence": sum(b["mean_confidence"] * b["n"] for b in table) / n,
+        "ece": sum(b["n"] / n * abs(b["mean_confidence"] - b["accuracy"]) for b in table),
+        "bins": table,
+    }

@@ -74,6 +74,30 @@ def latency(runs: Sequence[NamedRun]) -> str | None:
     return _data_uri(fig)
 
 
+def calibration(runs: Sequence[NamedRun]) -> str | None:
+    """Reliability: per confidence bin, how often the answers were right (dots sized by answers);
+    on the diagonal, stated confidence and accuracy agree."""
+    runs = [r for r in runs if r.report.summary.calibration_bins]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--", label="calibrated")
+    for i, run in enumerate(runs):
+        s = run.report.summary
+        bins = s.calibration_bins
+        ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
+                color=COLORS[i % len(COLORS)], label=f"{run.title} (ECE {s.calibration_ece:.2f})")
+        ax.scatter([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins],
+                   s=[12 + 4 * b["n"] for b in bins], color=COLORS[i % len(COLORS)], alpha=0.4)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence stated with the answer")
+    ax.set_ylabel("share of those answers that were right")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return _data_uri(fig)
+
+
 def hits_by_rank(runs: Sequence[NamedRun]) -> str | None:
     """Where the gold article ranks: questions per rank 1..10 (bars) and Hits@k (lines)."""
     runs = [r for r in runs if r.report.summary.article_rank_counts]

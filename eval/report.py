@@ -45,6 +45,7 @@ def render_html(report: SuiteReport) -> str:
     charts = {
         "by_type": plots.by_type(report.runs),
         "latency": plots.latency(report.runs),
+        "calibration": plots.calibration(report.runs),
         "hits": plots.hits_by_rank(report.runs),
         "comparison": plots.comparison(
             [r for r in report.runs if r.report.summary.n_with_gold_urls]),

@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm import tqdm
 
-from eval.metrics import (abstention_scores, answers_match, contains_gold, exact_match, hits_at_k,
-                          percentile, reciprocal_rank, token_f1)
+from eval.metrics import (abstention_scores, answers_match, calibration, contains_gold, exact_match,
+                          hits_at_k, percentile, reciprocal_rank, token_f1)
 from service.schemas import Answer, Citation, Passage
 
 AnswerType = Literal["number", "date", "person", "org", "place", "other"]
@@ -153,6 +153,12 @@ class EvalSummary(BaseModel):
     article_hit_at_10: float | None = None
     article_mrr_at_10: float | None = None
     article_rank_counts: list[int] = Field(default_factory=list)  # [questions at rank 1, ..., 10]
+    # Calibration over the answers given (an answer to an unanswerable question is wrong): how
+    # often they are right against the confidence they came with (``eval.metrics.calibration``).
+    answered_accuracy: float | None = None
+    answered_mean_confidence: float | None = None
+    calibration_ece: float | None = None
+    calibration_bins: list[dict[str, float]] = Field(default_factory=list)
 
 
 class EvalReport(BaseModel):
@@ -290,6 +296,8 @@ def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
           for r in rows if r.has_evidence]
     abst = abstention_scores([r for r in rows if r.error is None])
     latencies = [r.latency_ms for r in rows]
+    cal = calibration((r.confidence or 0.0, bool(r.correct)) for r in rows
+                      if r.predicted is not None and r.error is None)
     return EvalSummary(
         n=len(rows), n_answerable=len(answerable), n_unanswerable=len(rows) - len(answerable),
         n_errors=sum(r.error is not None for r in rows),
@@ -326,6 +334,8 @@ def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
         article_mrr_at_10=_mean([reciprocal_rank(rk, gold, 10) for rk, gold in article_ranks]),
         article_rank_counts=[sum(r.article_rank == i for r in in_index)
                              for i in range(1, ARTICLE_DEPTH + 1)] if in_index else [],
+        answered_accuracy=cal["accuracy"], answered_mean_confidence=cal["mean_confidence"],
+        calibration_ece=cal["ece"], calibration_bins=cal["bins"],
     )
 
 
@@ -407,6 +417,9 @@ def format_summary(report: EvalReport) -> str:
         f"upstream EM / F1  {_f(s.em)} / {_f(s.f1)} (RealTime QA style, {s.n_upstream_scored} "
         f"answerable questions); answer contains gold {_f(s.contains_gold_rate)}",
         f"conflicts         {s.n_conflicts}/{s.n_answered} answers flagged as contradicted",
+        *([f"confidence        answers right {_f(s.answered_accuracy)} at mean confidence "
+           f"{_f(s.answered_mean_confidence)}; calibration error (ECE) {_f(s.calibration_ece)}"]
+          if s.calibration_bins else []),
         *([f"articles          hit@1 {_f(s.article_hit_at_1)}  hit@5 {_f(s.article_hit_at_5)}  "
            f"hit@10 {_f(s.article_hit_at_10)}  MRR@10 {_f(s.article_mrr_at_10)} "
            f"({s.n_gold_in_index} of {s.n_with_gold_urls} questions with a gold article have "

@@ -66,6 +66,8 @@ def test_html_report_shows_every_row_with_the_answer_highlighted_and_escaped(tmp
     assert "data:image/png;base64," in html
     assert 'src="http' not in html and "<link" not in html
     assert "RGB en_fact" in html and "Kerber" in html
+    # One answer, right, at confidence 0.87: the reliability chart and its gap are shown.
+    assert 'alt="reliability of the stated confidence"' in html and "ECE 0.13" in html
 
 
 def test_json_report_round_trips(tmp_path: Path):

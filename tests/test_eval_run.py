@@ -219,3 +219,13 @@ def test_seed_dev_set_is_consistent_with_the_article() -> None:
         if q.answerable:
             assert q.evidence and q.evidence in article, q.id
             assert any(a in q.evidence for a in q.answers), q.id
+
+
+def test_calibration_is_measured_over_the_answers_given(report: run_mod.EvalReport) -> None:
+    s = report.summary
+    # answers: q1, q2, q3 right and q5 (an unanswerable question) wrong, each at confidence 0.5
+    assert s.answered_accuracy == pytest.approx(0.75)
+    assert s.answered_mean_confidence == pytest.approx(0.5)
+    assert s.calibration_ece == pytest.approx(0.25)
+    assert [(b["low"], b["n"]) for b in s.calibration_bins] == [(0.5, 4)]
+    assert "calibration error (ECE) 0.250" in format_summary(report)
