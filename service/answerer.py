@@ -277,13 +277,18 @@ class Answerer:
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
 
     def _missing_constraints(self, qdoc: Doc, doc_text: str) -> list[str]:
-        """Names in the question that the cited article never mentions ("British" troops)."""
-        text = doc_text.lower()
+        """Names in the question that the cited article never mentions ("British" troops).
+
+        Only the sentence that asks counts: a quiz's lead-in ("Amid record heat in Britain, ...
+        Where was ...?" or "The White House said ... . Which ...?") sets a scene that the
+        answering article need not repeat."""
+        text = doc_text.lower().replace("’", "'")
         missing = []
-        for ent in qdoc.ents:
+        asking = _asking_sentence(qdoc)
+        for ent in asking.ents:
             if ent.label_ not in _CONSTRAINT_LABELS:
                 continue
-            name = ent.text.lower().removeprefix("the ")
+            name = re.sub(r"'s?$", "", ent.text.lower().replace("’", "'")).removeprefix("the ")
             variants = (name, *_ALIASES.get(name, ()))
             if not any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants):
                 missing.append(f"'{ent.text}'")
@@ -327,6 +332,12 @@ def _clashes(question_places: set[str], phrase: Span, candidate: Span) -> bool:
     found = _places(e for e in phrase.doc.ents if phrase.start <= e.start and e.end <= phrase.end
                     and not (candidate.start <= e.start < candidate.end))
     return bool(found) and not found & question_places
+
+
+def _asking_sentence(qdoc: Doc) -> Span:
+    """The question's sentence with the wh-word in it, else its last sentence."""
+    sents = list(qdoc.sents)
+    return next((s for s in sents if any(t.tag_ in ("WP", "WDT", "WRB", "WP$") for t in s)), sents[-1])
 
 
 def _asks_for_subject(qdoc: Doc) -> bool:
