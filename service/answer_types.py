@@ -94,7 +94,7 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"
                 r"|\bwhat (?:happened|happens)\b"), AnswerType.OTHER),  # an event, even "when the dam broke"
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
-                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b"
+                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b|\bwhat age\b(?!\s+(?:group|range|bracket))"
                 # "below what price?", "What is Tokyo's population?", "What's the death toll?" (not
                 # "Which company's prices rose?": that asks for the company)
                 rf"|\b(?:what|which)\s+{_MEASURE}"

@@ -47,6 +47,9 @@ _DURATION_ASKED = re.compile(rf"\bhow many\s+(?:more\s+)?({_TIME_UNITS})s?\b", r
 _HOW_LONG = re.compile(
     r"\b(?:for how long|how long (?:did|does|do|will|would|has|have|had|can|could|should|must)\b)",
     re.IGNORECASE)
+# "How old is he?": the tagger calls an age a DATE ("101-year-old", "aged 40", ", 73,").
+_AGE_ASKED = re.compile(r"\bhow old\b|\bwhat age\b(?!\s+(?:group|range|bracket))", re.IGNORECASE)
+_AGE = re.compile(r"^\d{1,3}(?:[- ]years?[- ]old)?$|\bage of \d{1,3}$", re.IGNORECASE)
 # "What year did it debut?" is answered by a year, not by "Wednesday".
 _YEAR_ASKED = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d\d(?!\d)")  # "1995", "the 1990s", "June 2022"
@@ -71,6 +74,7 @@ class QuestionForm:
     activity: bool = False  # "What is the role of X?": what X does
     duration: str | None = None  # "how many years" -> "year"; "for how long" -> any unit of time
     year: bool = False  # "What year ...?"
+    age: bool = False  # "How old ...?"
     several: bool = False  # "Which two schools ...?"
 
     @classmethod
@@ -85,6 +89,7 @@ class QuestionForm:
             described=frozenset(w.lower() for w in target.split() if w[:1].isupper()) if target else frozenset(),
             role=role_noun(question), activity=asks_activity(question),
             duration=_duration(question), year=bool(_YEAR_ASKED.search(question)),
+            age=bool(_AGE_ASKED.search(question)),
             several=bool(_SEVERAL.search(question)),
         )
 
@@ -107,6 +112,9 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         out = _weakened(out)
         out += [(_phrase(e, e.label_, 1.0), e) for e in doc.ents if e.label_ in ("DATE", "TIME")
                 and unit.search(e.text) and any(t.like_num for t in e)]
+    if form.age:  # an age, not a count ("millions")
+        out = _weakened(out)
+        out += [_age(doc, e) for e in doc.ents if e.label_ == "DATE" and _AGE.search(e.text)]
     if form.year:  # a date without a year is a weak answer ("Wednesday")
         out = [(replace(c, fit=c.fit * YEARLESS_FIT), span)
                 if c.label in ("DATE", "TIME") and not _HAS_YEAR.search(c.text) else (c, span)
@@ -205,6 +213,13 @@ def _times(doc: Doc, cand: Candidate, span: Span | None) -> tuple[Candidate, Spa
         return Candidate(cand.start, end, doc.text[cand.start : end], cand.label, cand.fit), doc.char_span(
             cand.start, end, alignment_mode="expand")
     return replace(cand, fit=cand.fit * 0.5), span
+
+
+def _age(doc: Doc, ent: Span) -> tuple[Candidate, Span | None]:
+    """The years of an age: "101" of "101-year-old", "73" of "the age of 73"."""
+    m = re.search(r"\d{1,3}", ent.text)
+    start, end = ent.start_char + m.start(), ent.start_char + m.end()
+    return Candidate(start, end, doc.text[start:end], ent.label_, 1.0), doc.char_span(start, end, alignment_mode="expand")
 
 
 def _weakened(found: list[tuple[Candidate, Span | None]]) -> list[tuple[Candidate, Span | None]]:

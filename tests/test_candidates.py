@@ -258,3 +258,17 @@ def test_the_office_of_a_named_country_is_as_good_as_a_name(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Whom does Lena Varga speak for?"))}
     assert found["Hungary's foreign minister"] >= 0.5  # not weak: it names one person
     assert found["a spokeswoman for Hungary's foreign minister"] < 0.5  # the office is hers, unnamed
+
+
+@pytest.mark.parametrize(
+    ("sentence", "age"),
+    [
+        ("A 101-year-old former guard was convicted on Tuesday of 3,518 counts.", "101"),
+        ("Deborah James, who has died aged 40, raised millions for research.", "40"),
+    ],
+)
+def test_how_old_takes_an_age_not_a_count(nlp, sentence, age):
+    for question in ("How old is the guard?", "At what age did she die?"):
+        found = {c.text: c.fit for c, _ in candidates(nlp(sentence), QuestionForm.of(question))}
+        assert found[age] == max(found.values()) == 1.0
+        assert all(fit < 1.0 for text, fit in found.items() if text != age)
