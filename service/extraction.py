@@ -124,10 +124,14 @@ def calendar_date(span: Span) -> bool:
 
 def _unpossessed(ent: Span) -> tuple[int, int]:
     """An entity's offsets without the possessive the tagger sometimes takes in ("Vladimir
-    Putin’s invasion" -> "Vladimir Putin"); a name that ends so keeps it ("Moody's downgraded")."""
+    Putin’s invasion" -> "Vladimir Putin", "Merle Frohms' save" -> "Merle Frohms"); a name
+    that ends so keeps it ("Moody's downgraded")."""
     end = ent.end_char
-    if ent.text.endswith(("'s", "’s")) and len(ent.text) > 2 and ent.root.dep_ == "poss":
-        end -= 2
+    if ent.root.dep_ == "poss" and len(ent.text) > 2:
+        if ent.text.endswith(("'s", "’s")):
+            end -= 2
+        elif ent.text.endswith(("'", "’")):
+            end -= 1
     return ent.start_char, end
 
 

@@ -179,6 +179,8 @@ def test_a_name_is_given_without_the_possessive_the_tagger_took_in(nlp):
     found = [c.text for c, _ in candidates(doc, QuestionForm.of("Who praised the budget?"))]
     assert "Angela Merkel" in found and "Elena Okafor" in found
     assert not any(t.endswith("’s") for t in found)
+    doc = nlp("Goalkeeper Merle Frohms' save kept the score level.")  # a plural-style possessive
+    assert "Merle Frohms" in [c.text for c, _ in candidates(doc, QuestionForm.of("Whose save kept the score level?"))]
 
 
 def test_how_many_years_takes_a_span_of_time_not_an_age(nlp):
