@@ -10,7 +10,7 @@ from itertools import takewhile
 
 import numpy as np
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from index.embedding import Embedder
 from index.errors import InvalidQueryError
@@ -51,6 +51,9 @@ MAX_ALTERNATIVES = 3
 CLASH_PENALTY = 0.15
 WEAK_FIT_PENALTY = 0.15
 STRANDED_PROX = 0.6  # "negotiating with?": the object of "with" sits that close to the question
+# Closeness added to a candidate that fills the asked role of a verb the question uses ("Ford is
+# recalling" for "Which automaker recalled?"): proximity alone let "a Tesla recall" win.
+ROLE_PROX = 0.3
 _PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
 _UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION"})
@@ -253,6 +256,8 @@ class Answerer:
                 # "Whom does he speak for?" -> "spokesman for Iraq's prime minister". It ranks the
                 # candidate, not the confidence: the verbs may differ ("glued to" for "call attention to").
                 lead = bool(stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded)
+                if _plays_asked_role(root.root, qstems, asks_subject):
+                    prox = min(1.0, prox + ROLE_PROX)
                 found.append((sent, text, cand, prox, root, novelty, clash, lead))
         if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is
             found = [f for f in found if f[2].label == "DESCRIPTION"]
@@ -332,6 +337,22 @@ def _clashes(question_places: set[str], phrase: Span, candidate: Span) -> bool:
     found = _places(e for e in phrase.doc.ents if phrase.start <= e.start and e.end <= phrase.end
                     and not (candidate.start <= e.start < candidate.end))
     return bool(found) and not found & question_places
+
+
+def _plays_asked_role(tok: Token, qstems: set[str], asks_subject: bool) -> bool:
+    """True when the candidate is the subject (or, if the question names its subject, an object)
+    of a verb the question uses: "Ford ... is recalling" for "Which automaker recalled ...?"."""
+    if tok.dep_ in ("nsubj", "nsubjpass"):
+        verb, subject = tok.head, True
+    elif tok.dep_ in ("dobj", "attr", "dative", "oprd"):
+        verb, subject = tok.head, False
+    elif tok.dep_ == "pobj" and tok.head.dep_ in ("prep", "agent"):
+        verb, subject = tok.head.head, tok.head.dep_ == "agent"
+    else:
+        return False
+    if verb.pos_ not in ("VERB", "AUX") or not set(content_words(verb.text)) & qstems:
+        return False
+    return subject == asks_subject
 
 
 def _asking_sentence(qdoc: Doc) -> Span:

@@ -274,3 +274,19 @@ def test_how_old_takes_an_age_not_a_count(nlp, sentence, age):
         found = {c.text: c.fit for c, _ in candidates(nlp(sentence), QuestionForm.of(question))}
         assert found[age] == max(found.values()) == 1.0
         assert all(fit < 1.0 for text, fit in found.items() if text != age)
+
+
+def test_the_subject_of_the_questions_verb_plays_the_asked_role(nlp):
+    from service.answerer import _asks_for_subject, _plays_asked_role
+    from service.retrieval import content_words
+
+    doc = nlp("Ford is recalling 2.9 million vehicles, weeks after a Tesla recall in Texas.")
+    question = nlp("Which automaker recalled vehicles this week?")
+    qstems, subject = set(content_words(question.text)), _asks_for_subject(question)
+    ford, tesla = doc[0], doc[10]
+    assert (ford.text, tesla.text) == ("Ford", "Tesla")
+    assert _plays_asked_role(ford, qstems, subject)
+    assert not _plays_asked_role(tesla, qstems, subject)  # it names a recall; it does no recalling
+    # When the question names its subject, the answer is the verb's object.
+    asked = nlp("What is Ford recalling?")
+    assert not _plays_asked_role(ford, set(content_words(asked.text)), _asks_for_subject(asked))
