@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 
 import numpy as np
@@ -56,7 +56,7 @@ STRANDED_PROX = 0.6  # "negotiating with?": the object of "with" sits that close
 ROLE_PROX = 0.3
 _PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
-_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION"})
+_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION", "KIND_NAME"})
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,9 @@ class Answerer:
         qstems = set(content_words(question))
         # "At which national park?": a name that says what it is ("Yellowstone National Park")
         # does not repeat the question.
-        repeated = qstems - set(content_words(_category(qdoc)))
+        category = _category(qdoc)
+        repeated = qstems - set(content_words(category))
+        form = replace(form, category=category or None)
         q_lower = question.lower()
         asks_subject = _asks_for_subject(qdoc)
         stranded = _stranded_preposition(qdoc)
@@ -256,6 +258,8 @@ class Answerer:
                 # "Whom does he speak for?" -> "spokesman for Iraq's prime minister". It ranks the
                 # candidate, not the confidence: the verbs may differ ("glued to" for "call attention to").
                 lead = bool(stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded)
+                # "for what virus?" -> "the monkeypox virus": the sentence itself says it is one.
+                lead = lead or cand.label == "KIND_NAME"
                 if _plays_asked_role(root.root, qstems, asks_subject):
                     prox = min(1.0, prox + ROLE_PROX)
                 found.append((sent, text, cand, prox, root, novelty, clash, lead))

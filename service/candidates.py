@@ -33,7 +33,8 @@ from service.extraction import (
     entity_candidates,
     named_candidates,
 )
-from service.phrases import descriptions, means_phrases, noun_phrases, place_phrases, verb_phrases
+from service.phrases import (descriptions, kind_names, means_phrases, noun_phrases, place_phrases,
+                             verb_phrases)
 
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
@@ -76,6 +77,7 @@ class QuestionForm:
     year: bool = False  # "What year ...?"
     age: bool = False  # "How old ...?"
     several: bool = False  # "Which two schools ...?"
+    category: str | None = None  # "which virus" -> "virus" (set from the parse: ``Answerer``)
 
     @classmethod
     def of(cls, question: str) -> QuestionForm:
@@ -182,6 +184,8 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     out: list[tuple[Candidate, Span]] = []
     if form.which_thing:  # "which virus": a name beats a description
         out += [(c, _span(doc, c)) for c in named_candidates(doc)]
+        if form.category:  # ... and most of all a name the sentence gives as a virus
+            out += [(_phrase(p, "KIND_NAME", 1.0), p) for p in kind_names(doc, form.category)]
     if form.manner:
         out += [(_phrase(p, "PHRASE", 0.9), p) for p in means_phrases(doc)]
     if form.activity:

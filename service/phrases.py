@@ -191,3 +191,35 @@ def local_phrase(span: Span) -> Span:
     lo, hi = min(t.i for t in tokens), max(t.i for t in tokens)
     lo, hi = min(lo, span.start), max(hi, span.end - 1)
     return span.doc[lo : hi + 1]
+
+
+def kind_names(doc: Doc, kind: str) -> list[Span]:
+    """Names the sentence gives as things of ``kind`` ("virus", "meal kit service"): the words
+    fused to its noun ("the *monkeypox* virus", "the *BA.5* variant"; not "meal-kit", which the
+    kind already says) or set beside it ("the virus, *monkeypox*,"; "*Seresto*, a flea collar")."""
+    *mods, noun = kind.lower().split()
+    said = {w for m in mods for w in m.split("-")}
+    out: list[Span] = []
+    for tok in doc:
+        if tok.pos_ not in ("NOUN", "PROPN") or noun not in (tok.lower_, tok.lemma_.lower()):
+            continue
+        if tok.text[:1].isupper() and tok.i > 0:
+            continue  # a word of a name ("the Food Safety and Inspection Service"), not a kind
+        start = tok.i  # the run of name-like words right before the noun
+        while start > 0 and _names_kind(doc[start - 1]):
+            start -= 1
+        run = doc[start : tok.i]
+        if len(run) and not {w for t in run for w in t.lower_.split("-")} <= said:
+            out.append(run)
+        out += [_subtree(c) for c in tok.rights if c.dep_ == "appos"]
+        if tok.dep_ == "appos":  # "Seresto, a flea collar": the name it describes
+            out.append(doc[tok.head.left_edge.i : tok.head.i + 1])
+    return [whole_words(_trim(s)) for s in out if 0 < len(s) <= MAX_PHRASE_TOKENS]
+
+
+def _names_kind(tok: Token) -> bool:
+    """A word fused to a noun that can name it: a compound noun, or a modifier written like a
+    name ("BA.5"; not "deadly")."""
+    if tok.dep_ == "compound":
+        return tok.pos_ in ("PROPN", "NOUN")
+    return tok.dep_ == "amod" and (any(c.isdigit() for c in tok.text) or tok.text[:1].isupper())

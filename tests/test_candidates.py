@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from service.answer_types import AnswerType, asks_activity, described, kind_of_noun, role_noun
@@ -290,3 +292,29 @@ def test_the_subject_of_the_questions_verb_plays_the_asked_role(nlp):
     # When the question names its subject, the answer is the verb's object.
     asked = nlp("What is Ford recalling?")
     assert not _plays_asked_role(ford, set(content_words(asked.text)), _asks_for_subject(asked))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "names"),
+    [
+        ("To contain the monkeypox virus, officials declared an emergency.", "virus", ["monkeypox"]),
+        ("Two vaccines target the BA.5 variant of Covid-19.", "variant", ["BA.5"]),
+        ("Lawmakers said Seresto, a flea collar for pets, should be recalled.", "collar", ["Seresto"]),
+        ("The meal-kit service Daily Harvest recalled a product.", "meal kit service", ["Daily Harvest"]),
+        # A word of a name is no kind: nothing here is named as an inspection service.
+        ("The Food Safety and Inspection Service issued a warning.", "service", []),
+    ],
+)
+def test_names_the_sentence_gives_as_things_of_the_asked_kind(nlp, sentence, kind, names):
+    from service.phrases import kind_names
+
+    found = [s.text for s in kind_names(nlp(sentence), kind)]
+    assert all(n in found for n in names) and (names or not found)
+
+
+def test_a_which_question_takes_the_name_given_as_its_kind(nlp):
+    doc = nlp("To contain the monkeypox virus, officials declared an extraordinary event.")
+    form = replace(QuestionForm.of("Officials declared an emergency for what virus?"), category="virus")
+    found = {c.text: (c.fit, c.label) for c, _ in candidates(doc, form)}
+    assert found["monkeypox"] == (1.0, "KIND_NAME")
+    assert found["an extraordinary event"][0] < 1.0
