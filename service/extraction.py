@@ -24,6 +24,7 @@ _QUALIFIER = re.compile(
 )
 _NUMBER = re.compile(
     r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?:m|bn|tn|k)\b"  # "£7m", "$2bn"
     r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     # Fractions in words: "a fifth", "two-thirds", "half".
     r"|\b(?:(?:a|one|two|three|four)[ -](?:half|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?|half)\b"
@@ -34,6 +35,8 @@ _CONCRETE_DATE = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b")
+_VAGUE = re.compile(r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
 # "... received 86 extra lots because:" (a quiz's stem) asks why, too.
@@ -84,7 +87,13 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
         if kind is AnswerType.NUMBER:
             if _YEAR.match(ent.text):
                 continue
+            if start > 0 and text[start - 1] in "$£€":  # the tagger may leave the currency out
+                start -= 1
             start = _extend_qualifier(text, start)
+            if m := _SCALE_SUFFIX.match(text, end):  # "£7m": the tagger stops at "£7"
+                end = m.end()
+            if _VAGUE.match(ent.text):
+                fit *= 0.5  # "millions" says less than any figure beside it
         if (start, end) not in seen:
             seen.add((start, end))
             out.append(Candidate(start, end, text[start:end], ent.label_, fit))

@@ -318,3 +318,10 @@ def test_a_which_question_takes_the_name_given_as_its_kind(nlp):
     found = {c.text: (c.fit, c.label) for c, _ in candidates(doc, form)}
     assert found["monkeypox"] == (1.0, "KIND_NAME")
     assert found["an extraordinary event"][0] < 1.0
+
+
+def test_money_keeps_its_currency_and_scale_and_millions_is_vague(nlp):
+    doc = nlp("The fund raised £1m in a day and has gone on to raise more than £7m, millions in all.")
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("How much has the fund raised?"))}
+    assert found["more than £7m"] == 1.0 and found["£1m"] == 1.0  # not "£7" or "1m"
+    assert found["millions"] < 1.0
