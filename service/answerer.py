@@ -146,7 +146,7 @@ class Answerer:
         answer_text = doc.text[s_start + choice.start : s_start + choice.end]
         confidence = _confidence(choice)
         reason = None
-        missing = self._missing_constraints(qdoc, doc.text)
+        missing = missing_constraints(qdoc, doc.text)
         if missing:
             confidence, reason = min(confidence, 0.2), f"The articles do not mention {', '.join(missing)}."
         elif confidence < ABSTAIN_BELOW:
@@ -209,7 +209,7 @@ class Answerer:
             doc = snap.documents[snap.sent_doc[row]]
             s_start, s_end = (int(x) for x in snap.sent_span[row])
             found = doc.text[s_start + rival.start : s_start + rival.end]
-            if any(same_answer(found, a.answer) for a in out) or self._missing_constraints(qdoc, doc.text):
+            if any(same_answer(found, a.answer) for a in out) or missing_constraints(qdoc, doc.text):
                 continue
             citation = make_citation(doc, s_start, s_end, s_start + rival.start, s_start + rival.end, rival.score)
             if verify(citation, doc, found):
@@ -285,24 +285,6 @@ class Answerer:
         ]
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
 
-    def _missing_constraints(self, qdoc: Doc, doc_text: str) -> list[str]:
-        """Names in the question that the cited article never mentions ("British" troops).
-
-        Only the sentence that asks counts: a quiz's lead-in ("Amid record heat in Britain, ...
-        Where was ...?" or "The White House said ... . Which ...?") sets a scene that the
-        answering article need not repeat."""
-        text = doc_text.lower().replace("’", "'")
-        missing = []
-        asking = _asking_sentence(qdoc)
-        for ent in asking.ents:
-            if ent.label_ not in _CONSTRAINT_LABELS:
-                continue
-            name = re.sub(r"'s?$", "", ent.text.lower().replace("’", "'")).removeprefix("the ")
-            variants = (name, *_ALIASES.get(name, ()))
-            if not any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants):
-                missing.append(f"'{ent.text}'")
-        return missing
-
     def passage(self, row: int, score: float) -> Passage:
         snap = self.retriever.snapshot
         doc = snap.documents[snap.chunk_doc[row]]
@@ -357,6 +339,26 @@ def _plays_asked_role(tok: Token, qstems: set[str], asks_subject: bool) -> bool:
     if verb.pos_ not in ("VERB", "AUX") or not set(content_words(verb.text)) & qstems:
         return False
     return subject == asks_subject
+
+
+def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
+    """Names in the question that the cited article never mentions ("British" troops).
+
+    Only the sentence that asks counts: a quiz's lead-in ("Amid record heat in Britain, ...
+    Where was ...?" or "The White House said ... . Which ...?") sets a scene that the
+    answering article need not repeat."""
+    text = doc_text.lower().replace("’", "'")
+    missing = []
+    asking = _asking_sentence(qdoc)
+    for ent in asking.ents:
+        if ent.label_ not in _CONSTRAINT_LABELS:
+            continue
+        name = re.sub(r"'s?$", "", ent.text.lower().replace("’", "'")).removeprefix("the ")
+        initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", name)  # "J. K." is also "J.K." and "JK"
+        variants = (name, *_ALIASES.get(name, ()), initials, initials.replace(".", ""))
+        if not any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants):
+            missing.append(f"'{ent.text}'")
+    return missing
 
 
 def _asking_sentence(qdoc: Doc) -> Span:

@@ -325,3 +325,20 @@ def test_money_keeps_its_currency_and_scale_and_millions_is_vague(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("How much has the fund raised?"))}
     assert found["more than £7m"] == 1.0 and found["£1m"] == 1.0  # not "£7" or "1m"
     assert found["millions"] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Which author did J. K. Rowling praise?", []),  # the article writes "J.K. Rowling"
+        ("Whom did the Denver Broncos' owner thank?", []),  # a possessive is no part of the name
+        ("Which author did Salman Rushdie praise?", ["'Salman Rushdie'"]),
+        # A lead-in sets the scene; only the sentence that asks must be met.
+        ("Salman Rushdie was attacked last week. Which author did J. K. Rowling praise?", []),
+    ],
+)
+def test_names_the_article_must_mention(nlp, question, missing):
+    from service.answerer import missing_constraints
+
+    article = "J.K. Rowling praised Joanne Harris on Friday. The Denver Broncos thanked her."
+    assert missing_constraints(nlp(question), article) == missing
