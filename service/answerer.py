@@ -355,10 +355,19 @@ def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
             continue
         name = re.sub(r"'s?$", "", ent.text.lower().replace("’", "'")).removeprefix("the ")
         initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", name)  # "J. K." is also "J.K." and "JK"
-        variants = (name, *_ALIASES.get(name, ()), initials, initials.replace(".", ""))
+        variants = (name, *_ALIASES.get(name, ()), initials, initials.replace(".", ""), *_short_forms(name, ent.label_))
         if not any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants):
             missing.append(f"'{ent.text}'")
     return missing
+
+
+def _short_forms(name: str, label: str) -> tuple[str, ...]:
+    """How an article may shorten a name it gives in full elsewhere: a person by surname
+    ("Chris Sale" -> "Sale"), a body by its last two words ("Boston Red Sox" -> "Red Sox")."""
+    words = name.split()
+    if label == "PERSON" and len(words) > 1:
+        return (words[-1],)
+    return (" ".join(words[-2:]),) if len(words) > 2 else ()
 
 
 def _asking_sentence(qdoc: Doc) -> Span:

@@ -335,10 +335,14 @@ def test_money_keeps_its_currency_and_scale_and_millions_is_vague(nlp):
         ("Which author did Salman Rushdie praise?", ["'Salman Rushdie'"]),
         # A lead-in sets the scene; only the sentence that asks must be met.
         ("Salman Rushdie was attacked last week. Which author did J. K. Rowling praise?", []),
+        # Articles shorten names they give in full elsewhere: a surname, a club's last words.
+        ("How did Boston Red Sox pitcher Chris Sale break his wrist?", []),
+        ("Which pitcher did Chris Evans praise?", ["'Chris Evans'"]),
     ],
 )
 def test_names_the_article_must_mention(nlp, question, missing):
     from service.answerer import missing_constraints
 
-    article = "J.K. Rowling praised Joanne Harris on Friday. The Denver Broncos thanked her."
+    article = ("J.K. Rowling praised Joanne Harris on Friday. The Denver Broncos thanked her. "
+               "Sale, a Red Sox pitcher, broke his wrist.")
     assert missing_constraints(nlp(question), article) == missing
