@@ -36,6 +36,10 @@ _ALIASES = {
     "uk": ("u.k.", "britain", "british", "united kingdom"),
 }
 ABSTAIN_BELOW = 0.5
+# "Which of these people ...?", "She appeared in all these films except:": a quiz's options.
+_CHOICES = re.compile(
+    r"\b(?:which|what|who) (?:one )?of (?:these|those|the following)\b|\ball (?:of )?(?:these|the following)\b.*\bexcept\b"
+    r"|\bexcept\s*:\s*$|\bwhich of the (?:above|below)\b", re.IGNORECASE)
 SENTENCES_CONSIDERED = 4
 # Sources disagree when two sentences make the same claim with different values. A rival
 # answer counts only when its sentence, answer cut out, is a near paraphrase of a sentence
@@ -130,6 +134,9 @@ class Answerer:
         if not sentences:
             return Answer(**base, answer=None, confidence=0.0, reason="The index holds no articles to search.",
                           timings=_timings(t0, t1))
+        if _CHOICES.search(q):  # the options are not in the question: any span would be a guess
+            return Answer(**base, answer=None, confidence=0.0, timings=_timings(t0, t1),
+                          reason="The question picks from choices it does not list; ask about one of them.")
         qdoc = self.nlp(q)  # parsed once: subject test and name check both read it
         choices = self._choose(q, qdoc, qvec, form, sentences)
         if not choices:

@@ -48,6 +48,14 @@ def test_question_about_unmentioned_country_abstains(engine):
     assert answer.passages, "nearest passages are still shown"
 
 
+@pytest.mark.parametrize(
+    "question", ["Which of these countries has troops in Iraq?", "The US has troops in all these countries except:"])
+def test_a_question_that_picks_from_unlisted_choices_abstains(engine, question):
+    answer = engine.ask(question)
+    assert answer.answer is None and answer.citations == []
+    assert "choices" in answer.reason and answer.passages
+
+
 def test_why_question_answers_with_a_clause(engine):
     answer = engine.ask("Why was the first round of talks suspended?")
     _check_answer(engine, answer)
