@@ -354,9 +354,13 @@ def calibration(pairs: Iterable[tuple[float, bool]], bins: int = 10) -> dict[str
     >>> calibration([])["ece"] is None
     True
     """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
     groups: dict[int, list[tuple[float, bool]]] = {}
     for conf, correct in pairs:
-        conf = min(max(float(conf), 0.0), 1.0)
+        if not math.isfinite(conf := float(conf)):
+            continue  # no confidence to judge
+        conf = min(max(conf, 0.0), 1.0)
         groups.setdefault(min(int(conf * bins + 1e-9), bins - 1), []).append((conf, bool(correct)))
     n = sum(len(g) for g in groups.values())
     table = []

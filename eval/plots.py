@@ -85,10 +85,10 @@ def calibration(runs: Sequence[NamedRun]) -> str | None:
     for i, run in enumerate(runs):
         s = run.report.summary
         bins = s.calibration_bins
-        ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
-                color=COLORS[i % len(COLORS)], label=f"{run.title} (ECE {s.calibration_ece:.2f})")
-        ax.scatter([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins],
-                   s=[12 + 4 * b["n"] for b in bins], color=COLORS[i % len(COLORS)], alpha=0.4)
+        xs, ys = [b.mean_confidence for b in bins], [b.accuracy for b in bins]
+        ax.plot(xs, ys, marker="o", color=COLORS[i % len(COLORS)],
+                label=f"{run.title} (ECE {s.calibration_ece:.2f})")
+        ax.scatter(xs, ys, s=[12 + 4 * b.n for b in bins], color=COLORS[i % len(COLORS)], alpha=0.4)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence stated with the answer")

@@ -109,6 +109,16 @@ class EvalRow(BaseModel):
     error: str | None = None
 
 
+class CalibrationBin(BaseModel):
+    """One confidence band of the answers given: ``[low, high)`` and how its answers fared."""
+
+    low: float
+    high: float
+    n: int
+    mean_confidence: float
+    accuracy: float
+
+
 class EvalSummary(BaseModel):
     """Aggregate figures; ratios are None when their denominator is 0. ``mrr`` is MRR@k."""
 
@@ -158,7 +168,7 @@ class EvalSummary(BaseModel):
     answered_accuracy: float | None = None
     answered_mean_confidence: float | None = None
     calibration_ece: float | None = None
-    calibration_bins: list[dict[str, float]] = Field(default_factory=list)
+    calibration_bins: list[CalibrationBin] = Field(default_factory=list)
 
 
 class EvalReport(BaseModel):
@@ -335,7 +345,7 @@ def summarize(rows: Sequence[EvalRow], k: int) -> EvalSummary:
         article_rank_counts=[sum(r.article_rank == i for r in in_index)
                              for i in range(1, ARTICLE_DEPTH + 1)] if in_index else [],
         answered_accuracy=cal["accuracy"], answered_mean_confidence=cal["mean_confidence"],
-        calibration_ece=cal["ece"], calibration_bins=cal["bins"],
+        calibration_ece=cal["ece"], calibration_bins=[CalibrationBin(**b) for b in cal["bins"]],
     )
 
 

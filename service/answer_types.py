@@ -89,18 +89,21 @@ _MEASURE_MODS = (
     r"unemployment|inflation|interest|gas|death|asking|sale|sales|record"
 )
 _MEASURE = rf"(?:(?:{_MEASURE_MODS})\s+)*(?:{_MEASURE_NOUNS})\b"
+# An age is a number: "at what age", "what age was she" (not "what age group", "in what age").
+AGE_ASKED = r"\bat what age\b|\bwhat age (?:is|was|are|were|did|does|do|will)\b"
 
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(why|how come)\b|\bfor what reason\b|\bwhat (kind|type|sort)s? of\b"
-                r"|\bwhat (?:happened|happens)\b"), AnswerType.OTHER),  # an event, even "when the dam broke"
+                # an event, even "when the dam broke" or "since"
+                r"|\bwhat (?:(?:has|had|will|would) )?happen(?:s|ed|ing)?\b"), AnswerType.OTHER),
     (re.compile(r"\bhow (many|much)\b|\bwhat (percentage|percent|share|proportion|fraction|number|amount)\b"
-                r"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b|\bwhat age\b(?!\s+(?:group|range|bracket))"
+                rf"|\bhow (old|far|long|big|large|tall|high|often|frequently)\b|{AGE_ASKED}"
                 # "below what price?", "What is Tokyo's population?", "What's the death toll?" (not
                 # "Which company's prices rose?": that asks for the company)
                 rf"|\b(?:what|which)\s+{_MEASURE}"
                 rf"|\bwhat(?:['’]s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their)\s+)?(?:[a-z-]+['’]s\s+)?{_MEASURE}"),
      AnswerType.NUMBER),
-    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b"
+    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b(?!-)"
                 r"|\b(?:from|at|since|until|by) (?:what|which) point\b"
                 # "cut short when what happened?": that "when" joins a clause; "what" asks.
                 # A quiz's "the highest since:" asks for a time.

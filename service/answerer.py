@@ -238,6 +238,7 @@ class Answerer:
         form = replace(form, category=category or None)
         q_lower = question.lower()
         asks_subject = _asks_for_subject(qdoc)
+        asked = _asked_role(qdoc)
         stranded = _stranded_preposition(qdoc)
         q_places = _places(qdoc.ents)
         found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool, bool]] = []
@@ -267,7 +268,7 @@ class Answerer:
                 lead = bool(stranded and root.root.dep_ == "pobj" and root.root.head.lower_ == stranded)
                 # "for what virus?" -> "the monkeypox virus": the sentence itself says it is one.
                 lead = lead or cand.label == "KIND_NAME"
-                if _plays_asked_role(root.root, qstems, asks_subject):
+                if _plays_asked_role(root.root, qstems, asked):
                     prox = min(1.0, prox + ROLE_PROX)
                 found.append((sent, text, cand, prox, root, novelty, clash, lead))
         if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is
@@ -332,20 +333,46 @@ def _clashes(question_places: set[str], phrase: Span, candidate: Span) -> bool:
     return bool(found) and not found & question_places
 
 
-def _plays_asked_role(tok: Token, qstems: set[str], asks_subject: bool) -> bool:
-    """True when the candidate is the subject (or, if the question names its subject, an object)
-    of a verb the question uses: "Ford ... is recalling" for "Which automaker recalled ...?"."""
-    if tok.dep_ in ("nsubj", "nsubjpass"):
-        verb, subject = tok.head, True
-    elif tok.dep_ in ("dobj", "attr", "dative", "oprd"):
-        verb, subject = tok.head, False
-    elif tok.dep_ == "pobj" and tok.head.dep_ in ("prep", "agent"):
-        verb, subject = tok.head.head, tok.head.dep_ == "agent"
-    else:
+_WH_TAGS = ("WP", "WDT", "WRB", "WP$")
+# Prepositions whose object undergoes the verb ("sold to X", "voted for X"), unlike "in Texas".
+_UNDERGOER_PREPS = {"to", "for", "with", "against", "about"}
+
+
+def _role(tok: Token) -> tuple[Token, str] | None:
+    """The verb a token is an argument of, and whether it does it or undergoes it: "Ford is
+    recalling" and "fined by the regulator" do; "Meta was fined" and "recalling vehicles" undergo."""
+    if tok.dep_ == "nsubj":
+        return tok.head, "doer"
+    if tok.dep_ in ("nsubjpass", "dobj", "dative", "oprd"):
+        return tok.head, "undergoer"
+    if tok.dep_ == "pobj" and tok.head.dep_ == "agent":
+        return tok.head.head, "doer"
+    if tok.dep_ == "pobj" and tok.head.dep_ == "prep" and tok.head.lower_ in _UNDERGOER_PREPS:
+        return tok.head.head, "undergoer"
+    return None
+
+
+def _asked_role(qdoc: Doc) -> str:
+    """Whether the question asks for who does its verb ("Which automaker recalled...?") or what
+    undergoes it ("What is Ford recalling?", "Who was fined?")."""
+    wh = next((t for t in qdoc if t.tag_ in _WH_TAGS), None)
+    if wh is not None:
+        t = wh.head if wh.dep_ == "det" else wh  # "Which automaker": the noun plays the role
+        if t.dep_ == "nsubj":
+            return "doer"
+        if t.dep_ == "nsubjpass":
+            return "undergoer"
+    return "undergoer" if any(t.dep_ == "nsubj" for t in qdoc) else "doer"
+
+
+def _plays_asked_role(tok: Token, qstems: set[str], asked: str) -> bool:
+    """True when the candidate plays the asked role of a verb the question uses: "Ford ... is
+    recalling" for "Which automaker recalled ...?"."""
+    found = _role(tok)
+    if found is None:
         return False
-    if verb.pos_ not in ("VERB", "AUX") or not set(content_words(verb.text)) & qstems:
-        return False
-    return subject == asks_subject
+    verb, role = found
+    return verb.pos_ in ("VERB", "AUX") and bool(set(content_words(verb.text)) & qstems) and role == asked
 
 
 def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
@@ -354,38 +381,52 @@ def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
     Only the sentence that asks counts: a quiz's lead-in ("Amid record heat in Britain, ...
     Where was ...?" or "The White House said ... . Which ...?") sets a scene that the
     answering article need not repeat."""
-    text = doc_text.lower().replace("’", "'")
+    text = doc_text.replace("’", "'")
+    lower = text.lower()
     missing = []
-    asking = _asking_sentence(qdoc)
-    for ent in asking.ents:
+    for ent in _asking_sentence(qdoc).ents:
         if ent.label_ not in _CONSTRAINT_LABELS:
             continue
-        name = re.sub(r"'s?$", "", ent.text.lower().replace("’", "'")).removeprefix("the ")
-        initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", name)  # "J. K." is also "J.K." and "JK"
-        variants = (name, *_ALIASES.get(name, ()), initials, initials.replace(".", ""), *_short_forms(name, ent.label_))
-        if not any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants):
+        name = re.sub(r"'s?$", "", ent.text.replace("’", "'")).removeprefix("the ").removeprefix("The ")
+        lowered = name.lower()
+        initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", lowered)  # "J. K." is "J.K.", "JK"; "U.S." "US"
+        variants = (lowered, *_ALIASES.get(lowered, ()), initials, initials.replace(".", ""))
+        if not any(_mentions(lower, v) for v in variants) and not any(
+                _mentions(text, v) for v in _short_forms(name, ent.label_)):
             missing.append(f"'{ent.text}'")
     return missing
 
 
+def _mentions(text: str, name: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
 def _short_forms(name: str, label: str) -> tuple[str, ...]:
-    """How an article may shorten a name it gives in full elsewhere: a person by surname
-    ("Chris Sale" -> "Sale"), a body by its last two words ("Boston Red Sox" -> "Red Sox")."""
+    """How an article may shorten a name it gives in full elsewhere, matched as written (so
+    "Sale" is not "the sale of"): a person by surname ("Chris Sale" -> "Sale"), a group by its
+    last two words ("Boston Red Sox" -> "Red Sox"; not "of England")."""
     words = name.split()
-    if label == "PERSON" and len(words) > 1:
+    if label == "PERSON" and len(words) > 1 and words[-1][:1].isupper():
         return (words[-1],)
-    return (" ".join(words[-2:]),) if len(words) > 2 else ()
+    if label == "ORG" and len(words) > 2 and words[-2][:1].isupper():
+        return (" ".join(words[-2:]),)
+    return ()
 
 
-def _asking_sentence(qdoc: Doc) -> Span:
-    """The question's sentence with the wh-word in it, else its last sentence."""
+def _asking_sentence(qdoc: Doc) -> Span | Doc:
+    """The sentence that asks: the one ending in "?", else the last with a wh-word, else the
+    last ("Rushdie, who was attacked, is recovering. Which author...?" asks in the second)."""
     sents = list(qdoc.sents)
-    return next((s for s in sents if any(t.tag_ in ("WP", "WDT", "WRB", "WP$") for t in s)), sents[-1])
+    if not sents:
+        return qdoc
+    asking = [s for s in sents if s.text.rstrip().endswith("?")]
+    asking = asking or [s for s in sents if any(t.tag_ in _WH_TAGS for t in s)]
+    return (asking or sents)[-1]
 
 
 def _asks_for_subject(qdoc: Doc) -> bool:
     """True when the wh-word is the subject ("Who claimed...?"), or there is no other subject."""
-    wh = [t for t in qdoc if t.tag_ in ("WP", "WDT", "WRB", "WP$")]
+    wh = [t for t in qdoc if t.tag_ in _WH_TAGS]
     if wh and wh[0].dep_ in ("nsubj", "nsubjpass"):
         return True
     if wh and wh[0].head.dep_ in ("nsubj", "nsubjpass") and wh[0].dep_ == "det":

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from spacy.tokens import Doc, Span
 
 from service.answer_types import (
+    AGE_ASKED,
     CONDITION,
     CONSEQUENCE,
     FREQUENCY,
@@ -25,6 +26,7 @@ from service.answer_types import (
 from service.extraction import (
     FREQUENCY_PHRASE,
     WHY,
+    YEAR_IN,
     Candidate,
     calendar_date,
     causal_clause,
@@ -39,21 +41,22 @@ from service.phrases import (descriptions, kind_names, means_phrases, noun_phras
 
 PROPER_FIT = 0.6  # an untagged proper noun for a group or place question
 HOLDER_FIT = 0.5  # a named place's or body's office for a person question: not a weak fit
+KIND_WORD_FIT = 0.9  # "the monkeypox virus": a common noun fused to the asked kind may name one
 YEARLESS_FIT = 0.3  # of a date's fit, when the question asks for a year and the date has none
 # "After how many years together?", "for how long?": the answer is a span of time, which the
 # tagger calls a DATE or a TIME ("nine years", "187 minutes", "3 months"), not a CARDINAL.
 _TIME_UNITS = "second|minute|hour|day|week|month|year|decade"
 _DURATION_ASKED = re.compile(rf"\bhow many\s+(?:more\s+)?({_TIME_UNITS})s?\b", re.IGNORECASE)
-# "How long is the bridge?" may ask for a length; "for how long" and "how long did" ask for time.
-_HOW_LONG = re.compile(
-    r"\b(?:for how long|how long (?:did|does|do|will|would|has|have|had|can|could|should|must)\b)",
-    re.IGNORECASE)
-# "How old is he?": the tagger calls an age a DATE ("101-year-old", "aged 40", ", 73,").
-_AGE_ASKED = re.compile(r"\bhow old\b|\bwhat age\b(?!\s+(?:group|range|bracket))", re.IGNORECASE)
-_AGE = re.compile(r"^\d{1,3}(?:[- ]years?[- ]old)?$|\bage of \d{1,3}$", re.IGNORECASE)
-# "What year did it debut?" is answered by a year, not by "Wednesday".
-_YEAR_ASKED = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
-_HAS_YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d\d(?!\d)")  # "1995", "the 1990s", "June 2022"
+# "How long is the bridge?" and "How long will the pipeline be?" may ask for a length; "for how
+# long", "how long did/has" ask for time.
+_HOW_LONG = re.compile(r"\b(?:for how long|how long (?:did|does|do|has|have|had)\b)", re.IGNORECASE)
+# A point in time, not a span: "3 weeks ago", "two days later".
+_POINT = re.compile(r"\b(?:ago|later|earlier|before|after)$", re.IGNORECASE)
+# "How old is he?": the tagger calls an age a DATE ("101-year-old", "aged 40", "at age 73").
+_AGE_ASKED = re.compile(rf"\bhow old\b|{AGE_ASKED}", re.IGNORECASE)
+_AGE = re.compile(r"^\d{1,3}(?:[- ]years?[- ]old)?$|\bage(?: of)? \d{1,3}$", re.IGNORECASE)
+# "What year did it debut?" is answered by a year, not by "Wednesday" (nor "which year-round").
+_YEAR_ASKED = re.compile(r"\b(?:what|which)\s+year\b(?!-)", re.IGNORECASE)
 # "Which two schools ...?": the answer names several things at once (not "which two-year deal").
 _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:two|three|four|five)(?![-\w])", re.IGNORECASE)
 
@@ -113,13 +116,14 @@ def candidates(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         unit = re.compile(rf"(?<![-\w]){form.duration}s?\b(?!-)", re.IGNORECASE)
         out = _weakened(out)
         out += [(_phrase(e, e.label_, 1.0), e) for e in doc.ents if e.label_ in ("DATE", "TIME")
-                and unit.search(e.text) and any(t.like_num for t in e)]
+                and unit.search(e.text) and not _POINT.search(e.text)
+                and (any(t.like_num for t in e) or e[0].lower_ in ("a", "an"))]  # "a decade"
     if form.age:  # an age, not a count ("millions")
         out = _weakened(out)
         out += [_age(doc, e) for e in doc.ents if e.label_ == "DATE" and _AGE.search(e.text)]
     if form.year:  # a date without a year is a weak answer ("Wednesday")
         out = [(replace(c, fit=c.fit * YEARLESS_FIT), span)
-                if c.label in ("DATE", "TIME") and not _HAS_YEAR.search(c.text) else (c, span)
+                if c.label in ("DATE", "TIME") and not YEAR_IN.search(c.text) else (c, span)
                 for c, span in out]
     if form.frequency:
         out = [_times(doc, c, span) for c, span in out]
@@ -182,10 +186,12 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         span = doc.char_span(*found, alignment_mode="expand")
         return [(Candidate(*found, doc.text[found[0] : found[1]], "CLAUSE", 1.0), span)]
     out: list[tuple[Candidate, Span]] = []
+    named = named_candidates(doc) if form.which_thing else []
     if form.which_thing:  # "which virus": a name beats a description
-        out += [(c, _span(doc, c)) for c in named_candidates(doc)]
+        out += [(c, _span(doc, c)) for c in named]
         if form.category:  # ... and most of all a name the sentence gives as a virus
-            out += [(_phrase(p, "KIND_NAME", 1.0), p) for p in kind_names(doc, form.category)]
+            out += [(_phrase(p, "KIND_NAME", 1.0 if named else KIND_WORD_FIT), p)
+                    for p, named in kind_names(doc, form.category)]
     if form.manner:
         out += [(_phrase(p, "PHRASE", 0.9), p) for p in means_phrases(doc)]
     if form.activity:
@@ -193,10 +199,10 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     for p in noun_phrases(doc):
         if form.kind_of and form.kind_of in (p.root.lemma_.lower(), p.root.lower_) and len(p) > 1:
             out.append((_phrase(p, "PHRASE", 1.0), p))  # "what kind of attack" -> "a drone attack"
-        elif calendar_date(p) or (form.which_thing and _bare(p)):
+        elif calendar_date(p) or (named and _bare(p)):
             # "What is the biggest threat?" is not answered by "Sunday" (a holiday's name may be),
-            # nor "which virus outbreak?" by "the response": a thing of a kind is named, and an
-            # article and a noun do not name it. ("What was the city cut off from?" "The south.")
+            # nor "which virus outbreak?" by "the response" when the sentence names things: an
+            # article and a noun do not. ("Which animal escaped?" "A giraffe": nothing is named.)
             out.append((_phrase(p, "PHRASE", 0.3), p))
         else:
             # Ties go to the longer phrase ("a re-emergence of ISIS terrorists" over "a re-emergence").
@@ -220,10 +226,11 @@ def _times(doc: Doc, cand: Candidate, span: Span | None) -> tuple[Candidate, Spa
 
 
 def _age(doc: Doc, ent: Span) -> tuple[Candidate, Span | None]:
-    """The years of an age: "101" of "101-year-old", "73" of "the age of 73"."""
+    """The years of an age: "101" of "101-year-old", "73" of "the age of 73" (``_AGE`` matched,
+    so there are digits)."""
     m = re.search(r"\d{1,3}", ent.text)
-    start, end = ent.start_char + m.start(), ent.start_char + m.end()
-    return Candidate(start, end, doc.text[start:end], ent.label_, 1.0), doc.char_span(start, end, alignment_mode="expand")
+    cand = Candidate(ent.start_char + m.start(), ent.start_char + m.end(), m.group(), ent.label_, 1.0)
+    return cand, _span(doc, cand)
 
 
 def _weakened(found: list[tuple[Candidate, Span | None]]) -> list[tuple[Candidate, Span | None]]:
@@ -252,11 +259,13 @@ def _bare(span: Span) -> bool:
 
 
 def _office_holder(span: Span) -> bool:
-    """An office of a named place or body: "Iraq's prime minister", "the French president"."""
+    """The office of a named place or body, which one person holds: "Iraq's prime minister",
+    "the French president" (not "a Republican senator", one of many)."""
     root = span.root
     if root.lower_ not in OFFICES and root.lemma_.lower() not in OFFICES:
         return False
-    return any(t.ent_type_ in ("GPE", "NORP", "ORG") and t.i < root.i for t in span)
+    definite = span[0].lower_ == "the" or any(t.dep_ in ("poss", "case") for t in span if t.i < root.i)
+    return definite and any(t.ent_type_ in ("GPE", "NORP", "ORG") and t.i < root.i for t in span)
 
 
 def _proper(span: Span) -> bool:

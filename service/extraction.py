@@ -23,8 +23,9 @@ _QUALIFIER = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(
-    r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
-    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?:m|bn|tn|k)\b"  # "£7m", "$2bn"
+    r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?(?i:m|bn|tn|k)\b"  # "£7m", "$2bn", "1,500M"
+    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?i:m|bn|tn|k)\b"
+    r"|(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     # Fractions in words: "a fifth", "two-thirds", "half".
     r"|\b(?:(?:a|one|two|three|four)[ -](?:half|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?|half)\b"
@@ -35,7 +36,9 @@ _CONCRETE_DATE = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
-_SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b")
+# A year inside a date ("June 2022", "the 1990s"); not a clock time ("at 1530 GMT").
+YEAR_IN = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)(?!\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|hrs|hours|h\b))")
+_SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b", re.IGNORECASE)
 _VAGUE = re.compile(r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")

@@ -193,33 +193,35 @@ def local_phrase(span: Span) -> Span:
     return span.doc[lo : hi + 1]
 
 
-def kind_names(doc: Doc, kind: str) -> list[Span]:
-    """Names the sentence gives as things of ``kind`` ("virus", "meal kit service"): the words
-    fused to its noun ("the *monkeypox* virus", "the *BA.5* variant"; not "meal-kit", which the
-    kind already says) or set beside it ("the virus, *monkeypox*,"; "*Seresto*, a flea collar")."""
+def kind_names(doc: Doc, kind: str) -> list[tuple[Span, bool]]:
+    """Names the sentence gives as things of ``kind`` ("virus", "meal kit service"), each with
+    whether it is written as a name: the words fused to its noun ("the *BA.5* variant", "the
+    *Batgirl* movie"; a common noun too, unsure: "the *monkeypox* virus", "a *flea* collar"; not
+    "meal-kit", which the kind already says) or set beside it ("*Seresto*, a flea collar")."""
     *mods, noun = kind.lower().split()
     said = {w for m in mods for w in m.split("-")}
-    out: list[Span] = []
+    out: list[tuple[Span, bool]] = []
     for tok in doc:
         if tok.pos_ not in ("NOUN", "PROPN") or noun not in (tok.lower_, tok.lemma_.lower()):
             continue
         if tok.text[:1].isupper() and tok.i > 0:
             continue  # a word of a name ("the Food Safety and Inspection Service"), not a kind
-        start = tok.i  # the run of name-like words right before the noun
-        while start > 0 and _names_kind(doc[start - 1]):
+        start = tok.i  # the run of modifiers right before the noun
+        while start > 0 and (doc[start - 1].dep_ == "compound" and doc[start - 1].pos_ == "NOUN"
+                             or _written_as_name(doc[start - 1])):
             start -= 1
         run = doc[start : tok.i]
         if len(run) and not {w for t in run for w in t.lower_.split("-")} <= said:
-            out.append(run)
-        out += [_subtree(c) for c in tok.rights if c.dep_ == "appos"]
+            out.append((run, all(_written_as_name(t) for t in run)))
+        out += [(_subtree(c), True) for c in tok.rights if c.dep_ == "appos"]
         if tok.dep_ == "appos":  # "Seresto, a flea collar": the name it describes
-            out.append(doc[tok.head.left_edge.i : tok.head.i + 1])
-    return [whole_words(_trim(s)) for s in out if 0 < len(s) <= MAX_PHRASE_TOKENS]
+            out.append((doc[tok.head.left_edge.i : tok.head.i + 1], True))
+    return [(whole_words(_trim(s)), named) for s, named in out if 0 < len(s) <= MAX_PHRASE_TOKENS]
 
 
-def _names_kind(tok: Token) -> bool:
-    """A word fused to a noun that can name it: a compound noun, or a modifier written like a
-    name ("BA.5"; not "deadly")."""
-    if tok.dep_ == "compound":
-        return tok.pos_ in ("PROPN", "NOUN")
-    return tok.dep_ == "amod" and (any(c.isdigit() for c in tok.text) or tok.text[:1].isupper())
+def _written_as_name(tok: Token) -> bool:
+    """A modifier written as a name: a proper noun, an entity or a word with digits ("Batgirl",
+    "BA.5"; not "deadly")."""
+    if tok.dep_ not in ("compound", "amod", "nmod"):
+        return False
+    return tok.pos_ == "PROPN" or bool(tok.ent_type_) or any(c.isdigit() for c in tok.text)

@@ -28,6 +28,9 @@ def test_doctests_pass() -> None:
         # A "when" that joins a clause to "what happened" asks nothing itself.
         ("The debate was cut short when what happened?", AnswerType.OTHER),
         ("What happened when the dam broke?", AnswerType.OTHER),
+        ("What has happened since?", AnswerType.OTHER),
+        ("Which year-round market opened?", AnswerType.OTHER),  # not a year
+        ("At what age did she retire?", AnswerType.NUMBER),
         # A quiz's stem: "the highest since:" asks for a time.
         ("It was the largest rate rise since:", AnswerType.DATE),
     ],
@@ -75,3 +78,7 @@ def test_a_stem_ending_in_because_asks_why():
 
     assert QuestionForm.of("The buyer received 86 extra lots because:").why
     assert not QuestionForm.of("Who resigned because of the scandal?").why
+
+
+def test_an_age_group_is_not_an_age():
+    assert classify("What age group is eligible?") is not AnswerType.NUMBER

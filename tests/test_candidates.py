@@ -182,7 +182,8 @@ def test_a_name_is_given_without_the_possessive_the_tagger_took_in(nlp):
     assert "Angela Merkel" in found and "Elena Okafor" in found
     assert not any(t.endswith("’s") for t in found)
     doc = nlp("Goalkeeper Merle Frohms' save kept the score level.")  # a plural-style possessive
-    assert "Merle Frohms" in [c.text for c, _ in candidates(doc, QuestionForm.of("Whose save kept the score level?"))]
+    found = [c.text for c, _ in candidates(doc, QuestionForm.of("Whose save kept the score level?"))]
+    assert "Merle Frohms" in found and "Merle Frohms'" not in found
 
 
 def test_how_many_years_takes_a_span_of_time_not_an_age(nlp):
@@ -255,6 +256,10 @@ def test_an_article_and_a_noun_is_a_weak_answer_to_a_what_question(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Which report did the museum buy?"))}
     assert found["a copy"] < 0.5 <= found["the Kessler Report"]
     assert found["a copy of the Kessler Report"] >= 0.5
+    # Where nothing is named, an article and a noun may be all the answer there is.
+    found = {c.text: c.fit for c, _ in candidates(nlp("A giraffe escaped from the zoo."),
+                                                  QuestionForm.of("Which animal escaped from the zoo?"))}
+    assert found["A giraffe"] >= 0.5
 
 
 def test_the_office_of_a_named_country_is_as_good_as_a_name(nlp):
@@ -262,6 +267,9 @@ def test_the_office_of_a_named_country_is_as_good_as_a_name(nlp):
     found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Whom does Lena Varga speak for?"))}
     assert found["Hungary's foreign minister"] >= 0.5  # not weak: it names one person
     assert found["a spokeswoman for Hungary's foreign minister"] < 0.5  # the office is hers, unnamed
+    doc = nlp("A Republican senator criticised the spending bill.")  # one of many holds it
+    found = {c.text: c.fit for c, _ in candidates(doc, QuestionForm.of("Who criticised the spending bill?"))}
+    assert found["A Republican senator"] < 0.5
 
 
 @pytest.mark.parametrize(
@@ -269,6 +277,7 @@ def test_the_office_of_a_named_country_is_as_good_as_a_name(nlp):
     [
         ("A 101-year-old former guard was convicted on Tuesday of 3,518 counts.", "101"),
         ("Deborah James, who has died aged 40, raised millions for research.", "40"),
+        ("The actor died at age 73 in Paris.", "73"),
     ],
 )
 def test_how_old_takes_an_age_not_a_count(nlp, sentence, age):
@@ -278,29 +287,39 @@ def test_how_old_takes_an_age_not_a_count(nlp, sentence, age):
         assert all(fit < 1.0 for text, fit in found.items() if text != age)
 
 
-def test_the_subject_of_the_questions_verb_plays_the_asked_role(nlp):
-    from service.answerer import _asks_for_subject, _plays_asked_role
+def _plays(nlp, sentence: str, word: str, question: str) -> bool:
+    from service.answerer import _asked_role, _plays_asked_role
     from service.retrieval import content_words
 
-    doc = nlp("Ford is recalling 2.9 million vehicles, weeks after a Tesla recall in Texas.")
-    question = nlp("Which automaker recalled vehicles this week?")
-    qstems, subject = set(content_words(question.text)), _asks_for_subject(question)
-    ford, tesla = doc[0], doc[10]
-    assert (ford.text, tesla.text) == ("Ford", "Tesla")
-    assert _plays_asked_role(ford, qstems, subject)
-    assert not _plays_asked_role(tesla, qstems, subject)  # it names a recall; it does no recalling
-    # When the question names its subject, the answer is the verb's object.
-    asked = nlp("What is Ford recalling?")
-    assert not _plays_asked_role(ford, set(content_words(asked.text)), _asks_for_subject(asked))
+    doc, qdoc = nlp(sentence), nlp(question)
+    tok = next(t for t in doc if t.text == word)
+    return _plays_asked_role(tok, set(content_words(question)), _asked_role(qdoc))
+
+
+def test_the_subject_of_the_questions_verb_plays_the_asked_role(nlp):
+    ford = "Ford is recalling 2.9 million vehicles, weeks after a Tesla recall in Texas."
+    assert _plays(nlp, ford, "Ford", "Which automaker recalled vehicles this week?")
+    assert not _plays(nlp, ford, "Tesla", "Which automaker recalled vehicles this week?")  # no recalling
+    # When the question names its subject, the answer is what undergoes the verb; not a place.
+    assert _plays(nlp, ford, "vehicles", "What is Ford recalling?")
+    assert not _plays(nlp, ford, "Ford", "What is Ford recalling?")
+    assert not _plays(nlp, ford, "Texas", "What is Ford recalling?")
+    # Passive: the fined company undergoes the fine; the agent does it.
+    fined = "Meta was fined by the Data Protection Commission on Monday."
+    assert _plays(nlp, fined, "Commission", "Which regulator fined Meta?")
+    assert not _plays(nlp, fined, "Meta", "Which regulator fined Meta?")
+    assert _plays(nlp, fined, "Meta", "Which company was fined by the regulator?")
 
 
 @pytest.mark.parametrize(
     ("sentence", "kind", "names"),
     [
-        ("To contain the monkeypox virus, officials declared an emergency.", "virus", ["monkeypox"]),
-        ("Two vaccines target the BA.5 variant of Covid-19.", "variant", ["BA.5"]),
-        ("Lawmakers said Seresto, a flea collar for pets, should be recalled.", "collar", ["Seresto"]),
-        ("The meal-kit service Daily Harvest recalled a product.", "meal kit service", ["Daily Harvest"]),
+        # (name, written as a name): a common noun fused to the kind may name one, less surely.
+        ("To contain the monkeypox virus, officials declared an emergency.", "virus", [("monkeypox", False)]),
+        ("Two vaccines target the BA.5 variant of Covid-19.", "variant", [("BA.5", True)]),
+        ("Lawmakers said Seresto, a flea collar for pets, should be recalled.", "collar",
+         [("flea", False), ("Seresto", True)]),
+        ("The meal-kit service Daily Harvest recalled a product.", "meal kit service", [("Daily Harvest", True)]),
         # A word of a name is no kind: nothing here is named as an inspection service.
         ("The Food Safety and Inspection Service issued a warning.", "service", []),
     ],
@@ -308,16 +327,15 @@ def test_the_subject_of_the_questions_verb_plays_the_asked_role(nlp):
 def test_names_the_sentence_gives_as_things_of_the_asked_kind(nlp, sentence, kind, names):
     from service.phrases import kind_names
 
-    found = [s.text for s in kind_names(nlp(sentence), kind)]
-    assert all(n in found for n in names) and (names or not found)
+    assert [(s.text, named) for s, named in kind_names(nlp(sentence), kind)] == names
 
 
 def test_a_which_question_takes_the_name_given_as_its_kind(nlp):
     doc = nlp("To contain the monkeypox virus, officials declared an extraordinary event.")
     form = replace(QuestionForm.of("Officials declared an emergency for what virus?"), category="virus")
     found = {c.text: (c.fit, c.label) for c, _ in candidates(doc, form)}
-    assert found["monkeypox"] == (1.0, "KIND_NAME")
-    assert found["an extraordinary event"][0] < 1.0
+    assert found["monkeypox"] == (0.9, "KIND_NAME")
+    assert found["an extraordinary event"][0] < 0.9
 
 
 def test_money_keeps_its_currency_and_scale_and_millions_is_vague(nlp):
@@ -338,11 +356,45 @@ def test_money_keeps_its_currency_and_scale_and_millions_is_vague(nlp):
         # Articles shorten names they give in full elsewhere: a surname, a club's last words.
         ("How did Boston Red Sox pitcher Chris Sale break his wrist?", []),
         ("Which pitcher did Chris Evans praise?", ["'Chris Evans'"]),
+        # ... matched as written: "the sale of" does not mention Chris Sale; nor "of England" the bank.
+        ("What did Chris Sale say about the stadium?", ["'Chris Sale'"]),
+        ("Who won the U.S. Open in 2021?", []),  # the article writes "US Open"
+        ("Salman Rushdie, who was attacked, is recovering. Which author did J. K. Rowling praise?", []),
     ],
 )
 def test_names_the_article_must_mention(nlp, question, missing):
     from service.answerer import missing_constraints
 
     article = ("J.K. Rowling praised Joanne Harris on Friday. The Denver Broncos thanked her. "
-               "Sale, a Red Sox pitcher, broke his wrist.")
+               "Sale, a Red Sox pitcher, broke his wrist. Raducanu won the US Open.")
+    if "stadium" in question:
+        article = "The sale of the stadium closed on Friday for an undisclosed sum."
     assert missing_constraints(nlp(question), article) == missing
+
+
+def test_a_group_is_not_mentioned_by_its_last_words_alone(nlp):
+    from service.answerer import missing_constraints
+
+    assert missing_constraints(nlp("What did the Bank of England decide?"),
+                               "The Church of England met on Friday.") == ["'the Bank of England'"]
+    assert missing_constraints(nlp(""), "Any text.") == []
+
+
+def test_spans_of_time_are_not_points_in_time_and_years_not_clock_times(nlp):
+    strike = nlp("The strike, which began 3 weeks ago, ended on Monday.")
+    found = {c.text: c.fit for c, _ in candidates(strike, QuestionForm.of("How long did the strike last?"))}
+    assert found.get("3 weeks ago", 0.0) < 1.0  # when it began, not how long it lasted
+    ban = nlp("The ban was in force for a decade.")
+    found = {c.text: c.fit for c, _ in candidates(ban, QuestionForm.of("For how long was the ban in force?"))}
+    assert found["a decade"] == 1.0
+    assert QuestionForm.of("How long will the new pipeline be?").duration is None  # a length
+    ceasefire = nlp("The ceasefire began at 1530 GMT on Wednesday.")
+    found = {c.text: c.fit for c, _ in candidates(ceasefire, QuestionForm.of("What year did the ceasefire begin?"))}
+    assert all(fit < 0.5 for fit in found.values())
+
+
+@pytest.mark.parametrize(("sentence", "amount"), [("Revenue rose to 1,500m euros.", "1,500m"),
+                                                  ("The firm lost $5M in May.", "$5M")])
+def test_amounts_with_a_scale_stay_whole(nlp, sentence, amount):
+    found = [c.text for c, _ in candidates(nlp(sentence), QuestionForm.of("How much did it amount to?"))]
+    assert amount in found and not any(t != amount and t in amount for t in found)

@@ -227,5 +227,17 @@ def test_calibration_is_measured_over_the_answers_given(report: run_mod.EvalRepo
     assert s.answered_accuracy == pytest.approx(0.75)
     assert s.answered_mean_confidence == pytest.approx(0.5)
     assert s.calibration_ece == pytest.approx(0.25)
-    assert [(b["low"], b["n"]) for b in s.calibration_bins] == [(0.5, 4)]
+    assert [(b.low, b.n) for b in s.calibration_bins] == [(0.5, 4)]
     assert "calibration error (ECE) 0.250" in format_summary(report)
+
+
+def test_calibration_bands_in_the_summary() -> None:
+    rows = [run_mod.EvalRow(id=f"r{i}", question="q?", answerable=True, gold_answers=["x"],
+                            answer_type="other", has_evidence=False, latency_ms=1.0,
+                            outcome="correct" if ok else "wrong", predicted="x" if ok else "y",
+                            correct=ok, confidence=conf)
+            for i, (conf, ok) in enumerate([(0.95, True), (0.92, False), (0.62, True), (0.31, False)])]
+    s = run_mod.summarize(rows, k=5)
+    assert [(b.low, b.n, b.accuracy) for b in s.calibration_bins] == [(0.3, 1, 0.0), (0.6, 1, 1.0), (0.9, 2, 0.5)]
+    assert s.answered_accuracy == pytest.approx(0.5)
+    assert s.calibration_ece == pytest.approx((0.31 + 0.38 + 2 * abs(0.935 - 0.5)) / 4)

@@ -192,3 +192,13 @@ def test_abstention_scores_accepts_objects() -> None:
         abstained = True
 
     assert abstention_scores([Row()])["recall"] == 1.0
+
+
+def test_calibration_skips_what_it_cannot_judge_and_rejects_no_bins() -> None:
+    from eval.metrics import calibration
+
+    c = calibration([(float("nan"), True), (0.85, True), (0.55, False)])
+    assert c["n"] == 2 and [b["n"] for b in c["bins"]] == [1, 1]
+    assert c["ece"] == pytest.approx((0.15 + 0.55) / 2)
+    with pytest.raises(ValueError):
+        calibration([(0.5, True)], bins=0)

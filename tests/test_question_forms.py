@@ -110,3 +110,17 @@ def test_a_lead_in_sets_the_scene_and_the_asking_sentence_sets_the_constraints(h
     # A name in the sentence that asks is still a constraint the article must meet.
     asked = harbor.ask("How much grain did the ships from Yemen bring?")
     assert asked.answer is None and "Yemen" in asked.reason
+
+
+def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path, nlp):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "outbreak.md").write_text(
+        "# Emergency declared\n\nTo contain the monkeypox virus, officials declared a public health "
+        "emergency, an extraordinary event.\n", encoding="utf-8")
+    eng = started_engine(tmp_path / "idx", corpus, nlp)
+    try:
+        # The Answerer reads "virus" as the asked kind; "an extraordinary event" restates the question.
+        assert eng.ask("Officials declared a public health emergency for what virus?").answer == "monkeypox"
+    finally:
+        eng.close()
