@@ -171,3 +171,19 @@ def test_urls_indexing_cannot_parse_are_422_not_500(client):
     fine = client.post("/documents", json={**HOSTILE_ARTICLE, "url": "example.com/x?a=%5B1%5D"},
                        headers=KEY)
     assert fine.is_success and fine.json()["source"] == "example.com"
+
+
+def test_blank_means_the_same_to_the_server_and_to_the_schema():
+    """A schema validator reads ``\\s`` as ECMA-262 does, the server as Python does: a character
+    either calls blank must be blank to both (U+0085 once passed the schema and got a 422)."""
+    import re
+
+    from service.api.schemas import NOT_BLANK
+
+    ecma_space = set("\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff")
+    ecma_space |= {chr(c) for c in range(0x2000, 0x200B)}
+    for code in range(0x3000 + 1):
+        ch = chr(code)
+        if ch.isspace() or ch.strip() == "" or ch in ecma_space:
+            assert re.search(NOT_BLANK, ch) is None, hex(code)
+    assert re.search(NOT_BLANK, "\ufeff") is None and re.search(NOT_BLANK, "a")

@@ -43,7 +43,9 @@ def is_safe_doc_id(value: str) -> bool:
 
 # Character classes the schema states and the server enforces alike. Spelled out so that Python's
 # ``re`` and the JSON Schema validators (ECMA-262, Rust) read them the same way.
-NOT_BLANK = r"[^\s\x1c-\x1f]"  # something ``str.split()`` and ``str.strip()`` keep
+# Something ``str.split()`` and ``str.strip()`` keep, and that ECMA-262's ``\s`` does not call
+# blank either: Python's ``\s`` has U+001C-U+001F and U+0085 (NEL), ECMA's has U+FEFF.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
 VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # something ``index.cleaning.clean_text`` keeps
 
 
