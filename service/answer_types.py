@@ -103,7 +103,8 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
                 rf"|\b(?:what|which)\s+{_MEASURE}"
                 rf"|\bwhat(?:['’]s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their)\s+)?(?:[a-z-]+['’]s\s+)?{_MEASURE}"),
      AnswerType.NUMBER),
-    (re.compile(rf"^\s*when\b|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b(?!-)"
+    (re.compile(rf"^\s*when\b"
+                rf"|\b(what|which|in what|in which|on what|on which)\s+{_MODS}({_DATE_NOUNS})\b(?!-)"
                 r"|\b(?:from|at|since|until|by) (?:what|which) point\b"
                 # "cut short when what happened?": that "when" joins a clause; "what" asks.
                 # A quiz's "the highest since:" asks for a time.

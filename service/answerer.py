@@ -38,7 +38,8 @@ _ALIASES = {
 ABSTAIN_BELOW = 0.5
 # "Which of these people ...?", "She appeared in all these films except:": a quiz's options.
 _CHOICES = re.compile(
-    r"\b(?:which|what|who) (?:one )?of (?:these|those|the following)\b|\ball (?:of )?(?:these|the following)\b.*\bexcept\b"
+    r"\b(?:which|what|who) (?:one )?of (?:these|those|the following)\b"
+    r"|\ball (?:of )?(?:these|the following)\b.*\bexcept\b"
     r"|\bexcept\s*:\s*$|\bwhich of the (?:above|below)\b", re.IGNORECASE)
 SENTENCES_CONSIDERED = 4
 # Sources disagree when two sentences make the same claim with different values. A rival
@@ -60,7 +61,8 @@ STRANDED_PROX = 0.6  # "negotiating with?": the object of "with" sits that close
 ROLE_PROX = 0.3
 _PLACE_LABELS = {"GPE", "LOC"}
 # Candidate kinds without a type: a phrase disagreeing with a phrase says nothing.
-_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION", "KIND_NAME"})
+_UNTYPED = frozenset({"PHRASE", "PLACE_PHRASE", "CLAUSE", "FREE_TEXT", "FREQUENCY", "DESCRIPTION",
+                      "KIND_NAME"})
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ class Answerer:
             return Answer(**base, answer=None, confidence=0.0, reason="The index holds no articles to search.",
                           timings=_timings(t0, t1))
         if _CHOICES.search(q):  # the options are not in the question: any span would be a guess
-            return Answer(**base, answer=None, confidence=0.0, timings=_timings(t0, t1),
-                          reason="The question picks from choices it does not list; ask about one of them.")
+            reason = "The question picks from choices it does not list; ask about one of them."
+            return Answer(**base, answer=None, confidence=0.0, reason=reason, timings=_timings(t0, t1))
         qdoc = self.nlp(q)  # parsed once: subject test and name check both read it
         choices = self._choose(q, qdoc, qvec, form, sentences)
         if not choices:
@@ -216,7 +218,9 @@ class Answerer:
             doc = snap.documents[snap.sent_doc[row]]
             s_start, s_end = (int(x) for x in snap.sent_span[row])
             found = doc.text[s_start + rival.start : s_start + rival.end]
-            if any(same_answer(found, a.answer) for a in out) or missing_constraints(qdoc, doc.text):
+            if any(same_answer(found, a.answer) for a in out):
+                continue
+            if missing_constraints(qdoc, doc.text):
                 continue
             citation = make_citation(doc, s_start, s_end, s_start + rival.start, s_start + rival.end, rival.score)
             if verify(citation, doc, found):
@@ -340,7 +344,7 @@ _UNDERGOER_PREPS = {"to", "for", "with", "against", "about"}
 
 def _role(tok: Token) -> tuple[Token, str] | None:
     """The verb a token is an argument of, and whether it does it or undergoes it: "Ford is
-    recalling" and "fined by the regulator" do; "Meta was fined" and "recalling vehicles" undergo."""
+    recalling" and "fined by the regulator" do; "Meta was fined", "recalling vehicles" undergo."""
     if tok.dep_ == "nsubj":
         return tok.head, "doer"
     if tok.dep_ in ("nsubjpass", "dobj", "dative", "oprd"):
@@ -372,7 +376,8 @@ def _plays_asked_role(tok: Token, qstems: set[str], asked: str) -> bool:
     if found is None:
         return False
     verb, role = found
-    return verb.pos_ in ("VERB", "AUX") and bool(set(content_words(verb.text)) & qstems) and role == asked
+    uses_verb = verb.pos_ in ("VERB", "AUX") and bool(set(content_words(verb.text)) & qstems)
+    return uses_verb and role == asked
 
 
 def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
@@ -387,9 +392,10 @@ def missing_constraints(qdoc: Doc, doc_text: str) -> list[str]:
     for ent in _asking_sentence(qdoc).ents:
         if ent.label_ not in _CONSTRAINT_LABELS:
             continue
-        name = re.sub(r"'s?$", "", ent.text.replace("’", "'")).removeprefix("the ").removeprefix("The ")
+        name = re.sub(r"^[Tt]he |'s?$", "", ent.text.replace("’", "'"))
         lowered = name.lower()
-        initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", lowered)  # "J. K." is "J.K.", "JK"; "U.S." "US"
+        # "J. K." is also "J.K." and "JK"; "U.S." is "US".
+        initials = re.sub(r"\b(\w)\. (?=\w\.)", r"\1.", lowered)
         variants = (lowered, *_ALIASES.get(lowered, ()), initials, initials.replace(".", ""))
         if not any(_mentions(lower, v) for v in variants) and not any(
                 _mentions(text, v) for v in _short_forms(name, ent.label_)):

@@ -229,7 +229,8 @@ def _age(doc: Doc, ent: Span) -> tuple[Candidate, Span | None]:
     """The years of an age: "101" of "101-year-old", "73" of "the age of 73" (``_AGE`` matched,
     so there are digits)."""
     m = re.search(r"\d{1,3}", ent.text)
-    cand = Candidate(ent.start_char + m.start(), ent.start_char + m.end(), m.group(), ent.label_, 1.0)
+    start = ent.start_char + m.start()
+    cand = Candidate(start, start + len(m.group()), m.group(), ent.label_, 1.0)
     return cand, _span(doc, cand)
 
 
@@ -264,7 +265,8 @@ def _office_holder(span: Span) -> bool:
     root = span.root
     if root.lower_ not in OFFICES and root.lemma_.lower() not in OFFICES:
         return False
-    definite = span[0].lower_ == "the" or any(t.dep_ in ("poss", "case") for t in span if t.i < root.i)
+    before = [t for t in span if t.i < root.i]
+    definite = span[0].lower_ == "the" or any(t.dep_ in ("poss", "case") for t in before)
     return definite and any(t.ent_type_ in ("GPE", "NORP", "ORG") and t.i < root.i for t in span)
 
 

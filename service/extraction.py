@@ -37,13 +37,16 @@ _CONCRETE_DATE = re.compile(
 )
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 # A year inside a date ("June 2022", "the 1990s"); not a clock time ("at 1530 GMT").
-YEAR_IN = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)(?!\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|hrs|hours|h\b))")
+YEAR_IN = re.compile(
+    r"(?<!\d)(?:1[89]|20)\d\d(?!\d)(?!\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|hrs|hours|h\b))")
 _SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b", re.IGNORECASE)
-_VAGUE = re.compile(r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
+_VAGUE = re.compile(
+    r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
 # Clause boundaries for "the shortest supporting clause".
 _CLAUSE_BREAK = re.compile(r"\s*[;:—–]\s*|,\s+|\s+(?:and|but|while|whereas)\s+")
 # "... received 86 extra lots because:" (a quiz's stem) asks why, too.
-WHY = re.compile(r"\s*(why|how come)\b|.*\bfor what reason\b|.*\bbecause\s*[:?]?\s*$", re.IGNORECASE)
+WHY = re.compile(
+    r"\s*(why|how come)\b|.*\bfor what reason\b|.*\bbecause\s*[:?]?\s*$", re.IGNORECASE)
 _CAUSAL = re.compile(
     r"\b(because(?: of)?|due to|after|following|in (?:retaliation|response) (?:for|to)|"
     r"as a result of|so that|in order to|amid|since|(?:angered|outraged|alarmed|frustrated|motivated|driven|"
