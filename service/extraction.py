@@ -39,6 +39,11 @@ _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 # A year inside a date ("June 2022", "the 1990s"); not a clock time ("at 1530 GMT").
 YEAR_IN = re.compile(
     r"(?<!\d)(?:1[89]|20)\d\d(?!\d)(?!\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|hrs|hours|h\b))")
+_NUMBERISH = re.compile(
+    r"\d|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|"
+    r"trillions?|dozens?|half|halves|thirds?|quarters?|fifths?|tenths?|single|double|triple|"
+    r"several|few|couple|once|twice|score)\b", re.IGNORECASE)
 _SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b", re.IGNORECASE)
 _VAGUE = re.compile(
     r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
@@ -91,8 +96,8 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
         if ent.label_ in ("DATE", "TIME") and not _CONCRETE_DATE.search(ent.text):
             fit *= 0.5  # "the year", "the following day": a date only relative to the text
         if kind is AnswerType.NUMBER:
-            if _YEAR.match(ent.text):
-                continue
+            if _YEAR.match(ent.text) or not _NUMBERISH.search(ent.text):
+                continue  # a year is no count; nor is "a little more than" without its number
             if start > 0 and text[start - 1] in "$£€":  # the tagger may leave the currency out
                 start -= 1
             start = _extend_qualifier(text, start)
