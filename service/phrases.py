@@ -73,6 +73,8 @@ def place_phrases(doc: Doc) -> list[Span]:
             if any(o.ent_type_ in _NOT_PLACES for o in objects):
                 continue  # "on Sunday", "in 2014": time, not place
             span = whole_words(_trim(_subtree(tok)))
+            if any(t.ent_type_ in _NOT_PLACES for t in span):
+                continue  # "from homes and more than 15 [were pulled from vehicles]": a count
             if 1 < len(span) <= MAX_PHRASE_TOKENS:
                 out.append(span)
     return out

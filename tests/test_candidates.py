@@ -405,3 +405,12 @@ def test_a_count_needs_its_number(nlp):
     doc = nlp("That is the period of a little more than three hours as the riot unfolded.")
     found = [c.text for c, _ in candidates(doc, QuestionForm.of("How many hours did the riot last?"))]
     assert "a little more than" not in found
+
+
+def test_a_place_phrase_holds_no_count(nlp):
+    from service.phrases import place_phrases
+
+    doc = nlp("In Pelham, 82 people were rescued from homes and more than 15 were pulled from vehicles.")
+    assert not any("15" in s.text for s in place_phrases(doc))
+    doc = nlp("Those in Syria are stationed in areas outside Syrian government control.")
+    assert "in areas outside Syrian government control" in [s.text for s in place_phrases(doc)]
