@@ -13,6 +13,7 @@ from spacy.tokens import Doc, Span, Token
 MAX_PHRASE_TOKENS = 14
 MAX_DESCRIBED_TOKENS = 120
 _NOT_PLACES = {"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"}
+_COUNTING = {"nummod", "quantmod", "compound", "amod", "det"}  # a number that counts a noun
 _PLACE_PREPS = {"in", "at", "outside", "inside", "near", "across", "throughout", "from", "on"}
 
 
@@ -73,8 +74,8 @@ def place_phrases(doc: Doc) -> list[Span]:
             if any(o.ent_type_ in _NOT_PLACES for o in objects):
                 continue  # "on Sunday", "in 2014": time, not place
             span = whole_words(_trim(_subtree(tok)))
-            if any(t.ent_type_ in _NOT_PLACES for t in span):
-                continue  # "from homes and more than 15 [were pulled from vehicles]": a count
+            if any(t.ent_type_ in _NOT_PLACES and t.dep_ not in _COUNTING for t in span):
+                continue  # "from homes and more than 15 [were pulled ...]" ("at two depots" is a place)
             if 1 < len(span) <= MAX_PHRASE_TOKENS:
                 out.append(span)
     return out
