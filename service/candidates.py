@@ -190,8 +190,8 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
     if form.which_thing:  # "which virus": a name beats a description
         out += [(c, _span(doc, c)) for c in named]
         if form.category:  # ... and most of all a name the sentence gives as a virus
-            out += [(_phrase(p, "KIND_NAME", 1.0 if named else KIND_WORD_FIT), p)
-                    for p, named in kind_names(doc, form.category)]
+            out += [(_phrase(p, "KIND_NAME", 1.0 if as_name else KIND_WORD_FIT), p)
+                    for p, as_name in kind_names(doc, form.category)]
     if form.manner:
         out += [(_phrase(p, "PHRASE", 0.9), p) for p in means_phrases(doc)]
     if form.activity:
@@ -267,7 +267,7 @@ def _office_holder(span: Span) -> bool:
         return False
     before = [t for t in span if t.i < root.i]
     definite = span[0].lower_ == "the" or any(t.dep_ in ("poss", "case") for t in before)
-    return definite and any(t.ent_type_ in ("GPE", "NORP", "ORG") and t.i < root.i for t in span)
+    return definite and any(t.ent_type_ in ("GPE", "NORP", "ORG") for t in before)
 
 
 def _proper(span: Span) -> bool:

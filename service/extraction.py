@@ -22,9 +22,10 @@ _QUALIFIER = re.compile(
     r"close to|well over|just over|just under|upwards of)\s+)+$",
     re.IGNORECASE,
 )
+_SCALES = "m|bn|tn|k"  # fused to a figure: "£7m", "$2bn", "1,500M"
 _NUMBER = re.compile(
-    r"(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?(?i:m|bn|tn|k)\b"  # "£7m", "$2bn", "1,500M"
-    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?i:m|bn|tn|k)\b"
+    rf"(?:[$£€]\s?)?\b\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?(?i:{_SCALES})\b"
+    rf"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?i:{_SCALES})\b"
     r"|(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
     # Fractions in words: "a fifth", "two-thirds", "half".
@@ -44,7 +45,7 @@ _NUMBERISH = re.compile(
     r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|"
     r"trillions?|dozens?|half|halves|thirds?|quarters?|fifths?|tenths?|single|double|triple|"
     r"several|few|couple|once|twice|score)\b", re.IGNORECASE)
-_SCALE_SUFFIX = re.compile(r"(?:m|bn|tn|k)\b", re.IGNORECASE)
+_SCALE_SUFFIX = re.compile(rf"(?:{_SCALES})\b", re.IGNORECASE)
 _VAGUE = re.compile(
     r"^(?:tens of |hundreds of )?(?:dozens|hundreds|thousands|millions|billions)$", re.IGNORECASE)
 # Clause boundaries for "the shortest supporting clause".
