@@ -246,7 +246,8 @@ class Answerer:
         stranded = _stranded_preposition(qdoc)
         q_places = _places(qdoc.ents)
         found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool, bool]] = []
-        for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
+        docs = list(self.nlp.pipe(texts))
+        for sent, text, doc in zip(sentences, texts, docs, strict=True):
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
             for cand, root in candidates(doc, form):
                 words = set(content_words(cand.text))
@@ -281,7 +282,7 @@ class Answerer:
             if form.kind is not AnswerType.OTHER:
                 return []
             best = sentences[0]
-            start, end = free_text_answer(texts[0], question)
+            start, end = free_text_answer(docs[0], question)
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
         contexts = [_context(text, c, span) for _, text, c, _, span, *_ in found]
         sims = self.embedder.embed(contexts) @ qvec

@@ -176,7 +176,7 @@ def _free_text(doc: Doc, form: QuestionForm) -> list[tuple[Candidate, Span]]:
         # A reason, a condition or a consequence is a clause, not a noun phrase: only such
         # clauses compete.
         if form.why:
-            found = causal_clause(doc.text)
+            found = causal_clause(doc)
         elif form.condition:
             found = conditional_clause(doc.text)
         else:

@@ -191,18 +191,36 @@ _CONSEQUENTIAL = re.compile(
 
 def marked_clause(text: str, marker: re.Pattern[str]) -> tuple[int, int] | None:
     """The clause from the first ``marker`` ("because", "as long as") to the clause's end."""
-    body_end = len(text.rstrip(" .!?\"”’"))
     m = marker.search(text)
-    if not m:
-        return None
-    _, clause_end = clause_around(text, m.start(), m.end())
+    return _clause_from(text, m.start(), m.end()) if m else None
+
+
+def _clause_from(text: str, start: int, end: int) -> tuple[int, int] | None:
+    body_end = len(text.rstrip(" .!?\"”’"))
+    _, clause_end = clause_around(text, start, end)
     end = body_end if clause_end >= body_end else clause_end
-    return (m.start(), end) if end - m.start() >= 8 else None
+    return (start, end) if end - start >= 8 else None
 
 
-def causal_clause(text: str) -> tuple[int, int] | None:
-    """The reason a sentence states: "angered by US support for Israel"."""
-    return marked_clause(text, _CAUSAL)
+def causal_clause(doc: Doc) -> tuple[int, int] | None:
+    """The reason a sentence states: "angered by US support for Israel", "after a drone attack
+    killed three"; not a time: "since March", "since the first Independence Day in 1776"."""
+    for m in _CAUSAL.finditer(doc.text):
+        if not _tells_when(doc, m.start()):
+            return _clause_from(doc.text, m.start(), m.end())
+    return None
+
+
+def _tells_when(doc: Doc, start: int) -> bool:
+    """True for a marker that dates rather than explains: "since" before a noun phrase ("since
+    the war"; "since the war began" explains), "after" or "following" a date ("after Tuesday")."""
+    tok = next((t for t in doc if t.idx == start), None)
+    if tok is None or tok.lower_ not in ("since", "after", "following"):
+        return False
+    objects = [c for c in tok.children if c.dep_ == "pobj"]
+    if not objects:
+        return False  # a conjunction opening a clause
+    return tok.lower_ == "since" or any(o.ent_type_ in ("DATE", "TIME") for o in objects)
 
 
 def conditional_clause(text: str) -> tuple[int, int] | None:
@@ -215,8 +233,8 @@ def consequence_clause(text: str) -> tuple[int, int] | None:
     return marked_clause(text, _CONSEQUENTIAL)
 
 
-def free_text_answer(text: str, question: str) -> tuple[int, int]:
+def free_text_answer(doc: Doc, question: str) -> tuple[int, int]:
     """Shortest supporting clause: a causal clause for "why", else the whole sentence."""
-    if WHY.match(question) and (clause := marked_clause(text, _CAUSAL)):
+    if WHY.match(question) and (clause := causal_clause(doc)):
         return clause
-    return 0, len(text.rstrip(" .!?\"”’"))
+    return 0, len(doc.text.rstrip(" .!?\"”’"))

@@ -132,6 +132,29 @@ def test_a_quote_with_no_reason_in_it_is_not_a_reason(nlp):
     assert candidates(doc, QuestionForm.of("Why did the talks stop?")) == []
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # "since" before a noun phrase dates; the reason comes later in the sentence.
+        ("The fair has run since the first harvest festival in 1851, but it closed this year "
+         "because of the drought.", "because of the drought"),
+        ("The office has been shut since March due to a leak in the roof.", "due to a leak in the roof"),
+        ("Prices have risen since the mill closed.", "since the mill closed"),  # a clause explains
+        ("The bridge reopened after Tuesday following the repair of its deck.",
+         "following the repair of its deck"),
+        ("The talks stopped after a drone attack killed three soldiers.",
+         "after a drone attack killed three soldiers"),
+    ],
+)
+def test_a_reason_is_not_a_date(nlp, sentence, expected):
+    assert [c.text for c, _ in candidates(nlp(sentence), QuestionForm.of("Why did it happen?"))] == [expected]
+
+
+def test_a_time_alone_is_no_reason(nlp):
+    doc = nlp("Fireworks have lit the sky since the very first Independence Day in 1776.")
+    assert candidates(doc, QuestionForm.of("Why were the fireworks cancelled?")) == []
+
+
 def test_question_wording_helpers():
     assert kind_of_noun("What type of engine failed?") == "engine"
     assert role_noun("Who is the current US secretary of state?") == "secretary"
