@@ -21,7 +21,7 @@ from service.conflicts import disagrees, same_answer
 from service.extraction import Candidate, clause_around, free_text_answer
 from service.phrases import anchor_closeness, local_phrase
 from service.retrieval import HybridRetriever, SentenceHit, content_words
-from service.schemas import Alternative, Answer, Passage, Timings
+from service.schemas import NOT_BLANK, Alternative, Answer, Passage, Timings
 
 # Entity labels in a question that narrow it to something the articles must mention.
 _CONSTRAINT_LABELS = {"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "LAW"}
@@ -113,7 +113,7 @@ class Answerer:
 
     def check_question(self, question: str) -> str:
         q = " ".join(question.split())
-        if not q:
+        if not re.search(NOT_BLANK, q):  # "\ufeff" too: the API's schema calls it blank
             raise InvalidQueryError("The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'")
         if len(q) > self.max_question_chars:
             raise InvalidQueryError(

@@ -22,7 +22,7 @@ from pydantic import (
 from index.records import is_valid_doc_id
 from service.config import Settings
 from service.filters import Filters
-from service.schemas import Passage
+from service.schemas import NOT_BLANK, Passage
 
 MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
 MAX_TOP_K = 50
@@ -42,10 +42,8 @@ def is_safe_doc_id(value: str) -> bool:
 
 
 # Character classes the schema states and the server enforces alike. Spelled out so that Python's
-# ``re`` and the JSON Schema validators (ECMA-262, Rust) read them the same way.
-# Something ``str.split()`` and ``str.strip()`` keep, and that ECMA-262's ``\s`` does not call
-# blank either: Python's ``\s`` has U+001C-U+001F and U+0085 (NEL), ECMA's has U+FEFF.
-NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+# ``re`` and the JSON Schema validators (ECMA-262, Rust) read them the same way (``NOT_BLANK``,
+# in ``service.schemas``: the answerer refuses a blank question by the same class).
 VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # something ``index.cleaning.clean_text`` keeps
 
 
