@@ -112,15 +112,31 @@ def test_a_lead_in_sets_the_scene_and_the_asking_sentence_sets_the_constraints(h
     assert asked.answer is None and "Yemen" in asked.reason
 
 
-def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path, nlp):
+def _answer_from(tmp_path, nlp, article: str, question: str) -> str | None:
+    """The answer to ``question`` from a corpus of the one ``article`` (Markdown)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "outbreak.md").write_text(
-        "# Emergency declared\n\nTo contain the monkeypox virus, officials declared a public health "
-        "emergency, an extraordinary event.\n", encoding="utf-8")
+    (corpus / "article.md").write_text(article, encoding="utf-8")
     eng = started_engine(tmp_path / "idx", corpus, nlp)
     try:
-        # The Answerer reads "virus" as the asked kind; "an extraordinary event" restates the question.
-        assert eng.ask("Officials declared a public health emergency for what virus?").answer == "monkeypox"
+        return eng.ask(question).answer
     finally:
         eng.close()
+
+
+def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path, nlp):
+    article = ("# Emergency declared\n\nTo contain the monkeypox virus, officials declared a public "
+               "health emergency, an extraordinary event.\n")
+    # The Answerer reads "virus" as the asked kind; "an extraordinary event" restates the question.
+    question = "Officials declared a public health emergency for what virus?"
+    assert _answer_from(tmp_path, nlp, article, question) == "monkeypox"
+
+
+def test_a_which_question_reads_a_name_by_the_clause_around_it(tmp_path, nlp):
+    article = ("# Protest\n\nClimate protesters targeted a copy of Maren Vold's \"The Salt Harvest\" "
+               "at a gallery in Oslo on Tuesday, gluing themselves to the painting's frame.\n\nThe "
+               "group wants the government to stop licensing new oil fields.\n")
+    # The title's own words say nothing of gluing or protest: compared alone with the question,
+    # it lost to "the painting's frame", whose clause does.
+    question = "Climate activists glued themselves to which painting?"
+    assert _answer_from(tmp_path, nlp, article, question) == "The Salt Harvest"
