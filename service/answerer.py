@@ -288,12 +288,13 @@ class Answerer:
             best = sentences[0]
             start, end = free_text_answer(docs[0], question)
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
-        sims = self._similarities([_context(text, c, span) for _, text, c, _, span, *_ in found], qvec)
-        if form.which_thing:
-            # A name's own words say nothing of the question ("The Last Supper" for "glued
-            # themselves to which painting?"); the clause around it does, as it does for phrases.
-            clauses = [text[slice(*clause_around(text, c.start, c.end))] for _, text, c, *_ in found]
-            sims = np.maximum(sims, CLAUSE_VOUCH * self._similarities(clauses, qvec))
+        contexts = [_context(text, c, span) for _, text, c, _, span, *_ in found]
+        # A name's own words say nothing of the question ("The Last Supper" for "glued themselves
+        # to which painting?"); the clause around it does, as it does for phrases.
+        clauses = [text[slice(*clause_around(text, c.start, c.end))] for _, text, c, *_ in found
+                   ] if form.which_thing else []
+        sims = self._similarities(contexts + clauses, qvec)
+        sims = np.maximum(sims[: len(found)], CLAUSE_VOUCH * sims[len(found) :]) if clauses else sims
         choices = [
             Choice(sent, cand.start, cand.end,
                    0.35 * sent.score + 0.3 * float(sim) + 0.15 * (max(prox, STRANDED_PROX) if lead else prox)
@@ -307,7 +308,8 @@ class Answerer:
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
 
     def _similarities(self, texts: list[str], qvec: np.ndarray) -> np.ndarray:
-        """Cosine of each text with the question; candidates often share a clause: embedded once."""
+        """Cosine of each text with the question, in one batch; candidates often share a clause:
+        each distinct text is embedded once."""
         unique = list(dict.fromkeys(texts))
         table = dict(zip(unique, self.embedder.embed(unique) @ qvec, strict=True))
         return np.array([table[t] for t in texts], dtype=np.float32)
