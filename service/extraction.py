@@ -146,7 +146,10 @@ def calendar_date(span: Span) -> bool:
 def _unpossessed(ent: Span) -> tuple[int, int]:
     """An entity's offsets without the possessive the tagger sometimes takes in ("Vladimir
     Putin’s invasion" -> "Vladimir Putin", "Merle Frohms' save" -> "Merle Frohms"); a name
-    that ends so keeps it ("Moody's downgraded")."""
+    that ends so keeps it ("Moody's downgraded"). Nor a dangling conjunction: the tagger read
+    "sewage from North and East London" as "North and" and "East London"."""
+    while len(ent) > 1 and ent[-1].pos_ == "CCONJ":
+        ent = ent[:-1]
     end = ent.end_char
     if ent.root.dep_ == "poss" and len(ent.text) > 2:
         if ent.text.endswith(("'s", "’s")):

@@ -155,6 +155,15 @@ def test_a_time_alone_is_no_reason(nlp):
     assert candidates(doc, QuestionForm.of("Why were the fireworks cancelled?")) == []
 
 
+def test_a_name_does_not_end_on_a_conjunction(nlp):
+    # The tagger reads "North and" as a place here; an answer must not dangle so.
+    doc = nlp("The agency reported the virus was detected in sewage from North and East London in "
+              "February and April.")
+    texts = [c.text for c, _ in candidates(doc, QuestionForm.of("Where was the virus detected?"))]
+    assert "East London" in texts
+    assert not [t for t in texts if t.endswith((" and", " or"))]
+
+
 def test_question_wording_helpers():
     assert kind_of_noun("What type of engine failed?") == "engine"
     assert role_noun("Who is the current US secretary of state?") == "secretary"
