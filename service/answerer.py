@@ -119,6 +119,10 @@ class Answerer:
         q = " ".join(question.split())
         if not re.search(NOT_BLANK, q):  # "\ufeff" too: the API's schema calls it blank
             raise InvalidQueryError("The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'")
+        try:
+            q.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that were not UTF-8, escaped by the shell's decoding
+            raise InvalidQueryError("The question is not valid UTF-8 text.") from None
         if len(q) > self.max_question_chars:
             raise InvalidQueryError(
                 f"The question is {len(q)} characters long; the limit is {self.max_question_chars}."
@@ -148,8 +152,9 @@ class Answerer:
         if not choices:
             best = sentences[0]
             conf = _sigmoid(8 * (0.5 * best.dense + 0.5 * best.overlap - 0.75))
+            asked = "reason" if form.why else f"{kind.value} answer"
             return Answer(**base, answer=None, confidence=round(min(conf, 0.49), 3),
-                          reason=f"No {kind.value} answer found in the closest sentences.",
+                          reason=f"No {asked} found in the closest sentences.",
                           timings=_timings(t0, t1))
         snap = self.retriever.snapshot
         choice = choices[0]
@@ -283,18 +288,19 @@ class Answerer:
         if any(f[2].label == "DESCRIPTION" for f in found):  # "How is X described?" and X is
             found = [f for f in found if f[2].label == "DESCRIPTION"]
         if not found:
-            if form.kind is not AnswerType.OTHER:
-                return []
+            if form.kind is not AnswerType.OTHER or form.why:
+                return []  # a sentence that states no reason does not answer "why" either
             best = sentences[0]
             start, end = free_text_answer(docs[0], question)
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
-        contexts = [_context(text, c, span) for _, text, c, _, span, *_ in found]
-        # A name's own words say nothing of the question ("The Last Supper" for "glued themselves
-        # to which painting?"); the clause around it does, as it does for phrases.
-        clauses = [text[slice(*clause_around(text, c.start, c.end))] for _, text, c, *_ in found
-                   ] if form.which_thing else []
-        sims = self._similarities(contexts + clauses, qvec)
-        sims = np.maximum(sims[: len(found)], CLAUSE_VOUCH * sims[len(found) :]) if clauses else sims
+        compared = [_context(text, c, span) for _, text, c, _, span, *_ in found]
+        if form.which_thing:
+            # A name's own words say nothing of the question ("The Last Supper" for "glued
+            # themselves to which painting?"); the clause around it does, as it does for phrases.
+            compared += [text[slice(*clause_around(text, c.start, c.end))] for _, text, c, *_ in found]
+        sims = self.embedder.embed(compared) @ qvec  # one batch; the embedder embeds a text once
+        n = len(found)
+        sims = np.maximum(sims[:n], CLAUSE_VOUCH * sims[n:]) if form.which_thing else sims
         choices = [
             Choice(sent, cand.start, cand.end,
                    0.35 * sent.score + 0.3 * float(sim) + 0.15 * (max(prox, STRANDED_PROX) if lead else prox)
@@ -306,13 +312,6 @@ class Answerer:
             for (sent, _, cand, prox, span, novelty, clash, lead), sim in zip(found, sims, strict=True)
         ]
         return sorted(choices, key=lambda c: -c.score)  # stable: the first of equals wins, as before
-
-    def _similarities(self, texts: list[str], qvec: np.ndarray) -> np.ndarray:
-        """Cosine of each text with the question, in one batch; candidates often share a clause:
-        each distinct text is embedded once."""
-        unique = list(dict.fromkeys(texts))
-        table = dict(zip(unique, self.embedder.embed(unique) @ qvec, strict=True))
-        return np.array([table[t] for t in texts], dtype=np.float32)
 
     def passage(self, row: int, score: float) -> Passage:
         snap = self.retriever.snapshot

@@ -215,15 +215,17 @@ def causal_clause(doc: Doc) -> tuple[int, int] | None:
 
 
 def _tells_when(doc: Doc, start: int) -> bool:
-    """True for a marker that dates rather than explains: "since" before a noun phrase ("since
-    the war"; "since the war began" explains), "after" or "following" a date ("after Tuesday")."""
-    tok = next((t for t in doc if t.idx == start), None)
+    """True for a marker that dates rather than explains: "since" unless it opens a clause
+    ("since the war", "since then", "since taking office"; "since the war began" explains),
+    "after" or "following" a date ("after Tuesday", "following Monday")."""
+    tok = next((t for t in doc if t.idx <= start < t.idx + len(t)), None)
     if tok is None or tok.lower_ not in ("since", "after", "following"):
         return False
-    objects = [c for c in tok.children if c.dep_ == "pobj"]
-    if not objects:
-        return False  # a conjunction opening a clause
-    return tok.lower_ == "since" or any(o.ent_type_ in ("DATE", "TIME") for o in objects)
+    if tok.lower_ == "since":
+        return tok.dep_ != "mark"
+    # Not "after years of war": a span of time may well explain.
+    return any(c.ent_type_ in ("DATE", "TIME") and _CONCRETE_DATE.search(c.text)
+               for c in tok.children if c.dep_ in ("pobj", "npadvmod"))
 
 
 def conditional_clause(text: str) -> tuple[int, int] | None:

@@ -178,7 +178,7 @@ def test_blank_means_the_same_to_the_server_and_to_the_schema():
     either calls blank must be blank to both (U+0085 once passed the schema and got a 422)."""
     import re
 
-    from service.api.schemas import NOT_BLANK
+    from service.schemas import NOT_BLANK
 
     ecma_space = set("\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff")
     ecma_space |= {chr(c) for c in range(0x2000, 0x200B)}

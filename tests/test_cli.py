@@ -97,3 +97,10 @@ def test_ask_shows_when_sources_disagree(env):
     other = "25" if first == "40" else "40"
     assert "  Sources disagree:" in rest
     assert any(line.startswith(f"  {other}: \"The city council approved {other} ") for line in rest)
+
+
+def test_a_question_of_bytes_that_are_not_utf8_is_a_clear_error(env):
+    # The shell hands undecodable argv bytes over as surrogates; printing the answer raised.
+    result = runner.invoke(app, ["ask", "\udcff troops?", "--json"])
+    assert result.exit_code == 2, result.output
+    assert "not valid UTF-8" in result.output and "Traceback" not in result.output

@@ -140,3 +140,10 @@ def test_a_which_question_reads_a_name_by_the_clause_around_it(tmp_path, nlp):
     # it lost to "the painting's frame", whose clause does.
     question = "Climate activists glued themselves to which painting?"
     assert _answer_from(tmp_path, nlp, article, question) == "The Salt Harvest"
+
+
+def test_a_why_question_with_no_reason_in_reach_abstains(tmp_path, nlp):
+    # "since ... 1776" tells when, not why: once it no longer passed for a reason, the top
+    # sentence (the heading) was given whole.
+    article = "# Fireworks\n\nFireworks have lit the sky since the very first Independence Day in 1776.\n"
+    assert _answer_from(tmp_path, nlp, article, "Why were the fireworks cancelled?") is None
