@@ -255,8 +255,7 @@ class Answerer:
         stranded = _stranded_preposition(qdoc)
         q_places = _places(qdoc.ents)
         found: list[tuple[SentenceHit, str, Candidate, float, Span, float, bool, bool]] = []
-        docs = list(self.nlp.pipe(texts))
-        for sent, text, doc in zip(sentences, texts, docs, strict=True):
+        for sent, text, doc in zip(sentences, texts, self.nlp.pipe(texts), strict=True):
             anchors = [t for t in doc if not t.is_stop and set(content_words(t.text)) & qstems]
             for cand, root in candidates(doc, form):
                 words = set(content_words(cand.text))
@@ -291,7 +290,7 @@ class Answerer:
             if form.kind is not AnswerType.OTHER or form.why:
                 return []  # a sentence that states no reason does not answer "why" either
             best = sentences[0]
-            start, end = free_text_answer(docs[0], question)
+            start, end = free_text_answer(texts[0])
             return [Choice(best, start, end, best.score, best.dense, 0.5, 0.15, "FREE_TEXT")]
         compared = [_context(text, c, span) for _, text, c, _, span, *_ in found]
         if form.which_thing:

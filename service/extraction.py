@@ -238,8 +238,7 @@ def consequence_clause(text: str) -> tuple[int, int] | None:
     return marked_clause(text, _CONSEQUENTIAL)
 
 
-def free_text_answer(doc: Doc, question: str) -> tuple[int, int]:
-    """Shortest supporting clause: a causal clause for "why", else the whole sentence."""
-    if WHY.match(question) and (clause := causal_clause(doc)):
-        return clause
-    return 0, len(doc.text.rstrip(" .!?\"”’"))
+def free_text_answer(text: str) -> tuple[int, int]:
+    """The whole sentence, without its closing punctuation: the answer of last resort to a
+    free-text question ("why" has none: a sentence that gives no reason does not answer it)."""
+    return 0, len(text.rstrip(" .!?\"”’"))
