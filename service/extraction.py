@@ -24,10 +24,9 @@ _QUALIFIER = re.compile(
 )
 _SCALES = "m|bn|tn|k"  # fused to a figure: "£7m", "$2bn", "1,500M"
 _NUMBER = re.compile(
-    rf"(?:[$£€]\s?)?\b\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?(?i:{_SCALES})\b"
-    rf"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?(?i:{_SCALES})\b"
-    r"|(?:[$£€]\s?)?\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
-    r"|(?:[$£€]\s?)?\b\d+(?:\.\d+)?\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    # A figure with its currency, then a scale fused to it ("£7m", "1,500M") or a unit after it.
+    rf"(?:[$£€]\s?)?\b(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?"
+    rf"(?:(?i:{_SCALES})\b|\b(?:\s?(?:%|percent|million|billion|trillion|thousand))?)"
     # Fractions in words: "a fifth", "two-thirds", "half".
     r"|\b(?:(?:a|one|two|three|four)[ -](?:half|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?|half)\b"
 )
