@@ -35,8 +35,8 @@ _CONCRETE_DATE = re.compile(
     r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(spring|summer|autumn|fall|winter)\b",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"^(1[89]|20)\d\d$")
-# A year inside a date ("June 2022", "the 1990s"); not a clock time ("at 1530 GMT").
+# A year inside a date ("June 2022", "the 1990s"), or alone (``fullmatch``: "2014", no count);
+# not a clock time ("at 1530 GMT").
 YEAR_IN = re.compile(
     r"(?<!\d)(?:1[89]|20)\d\d(?!\d)(?!\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|hrs|hours|h\b))")
 _NUMBERISH = re.compile(
@@ -96,7 +96,7 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
         if ent.label_ in ("DATE", "TIME") and not _CONCRETE_DATE.search(ent.text):
             fit *= 0.5  # "the year", "the following day": a date only relative to the text
         if kind is AnswerType.NUMBER:
-            if _YEAR.match(ent.text) or not _NUMBERISH.search(ent.text):
+            if YEAR_IN.fullmatch(ent.text) or not _NUMBERISH.search(ent.text):
                 continue  # a year is no count; nor is "a little more than" without its number
             if start > 0 and text[start - 1] in "$£€":  # the tagger may leave the currency out
                 start -= 1
@@ -115,7 +115,7 @@ def entity_candidates(doc: Doc, kind: AnswerType) -> list[Candidate]:
             (e.start_char, e.end_char) for e in doc.ents if e.label_ in ("DATE", "TIME", "ORDINAL")
         ]
         for m in _NUMBER.finditer(text):
-            if _YEAR.match(m.group()) or any(s <= m.start() < e for s, e in covered):
+            if YEAR_IN.fullmatch(m.group()) or any(s <= m.start() < e for s, e in covered):
                 continue
             start = _extend_qualifier(text, m.start())
             out.append(Candidate(start, m.end(), text[start : m.end()], "NUMBER", 0.9))
