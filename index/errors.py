@@ -66,9 +66,19 @@ class IndexBusyError(SourcedError):
 
 
 class InvalidQueryError(SourcedError):
+    """A question that cannot be asked (not valid text); the subclasses name the mistake."""
+
     code = "invalid_query"
     http_status = 422
     exit_code = 2
+
+
+class EmptyQuestionError(InvalidQueryError):
+    code = "empty_question"
+
+
+class QuestionTooLongError(InvalidQueryError):
+    code = "question_too_long"
 
 
 class ModelLoadError(SourcedError):

@@ -15,6 +15,7 @@ import typer
 
 from index.errors import SourcedError
 from service.config import Settings
+from service.questions import check_question
 
 app = typer.Typer(
     help="sourced: answers questions over news articles, with the exact sentence they came from.",
@@ -188,8 +189,11 @@ def ask(
       printf 'Who is the spokesman?\\nWhen did talks open?\\n' | sourced ask --json
     """
     logging.basicConfig(level=logging.WARNING)
+    settings = _settings(index_dir)
+    if question is not None:  # before the model loads: a mistake is answered at once
+        check_question(question, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(_settings(index_dir))
+    engine = _engine(settings)
     engine.start(build_if_missing=True)
     if question is not None:
         answer = engine.ask(question, top_k, filters)
@@ -219,14 +223,16 @@ def search(
 
     Example: sourced search "coalition withdrawal talks" --from 2024-02-01 --source example.com
     """
-    from service.api.schemas import SearchResults
-
     logging.basicConfig(level=logging.WARNING)
+    settings = _settings(index_dir)
+    check_question(query, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(_settings(index_dir))
+    engine = _engine(settings)
     engine.start(build_if_missing=True)
     passages = engine.search(query, k, filters)
     if as_json:
+        from service.api.schemas import SearchResults
+
         results = SearchResults(query=query, count=len(passages), passages=passages)
         typer.echo(results.model_dump_json())
         return

@@ -6,13 +6,16 @@ Built by the app factory and the CLI, never at import, so tests pass ``Settings(
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.chunking import ChunkSettings
 from index.embedding import DEFAULT_MODEL
+from service.questions import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:  # index.chunking imports spaCy, and spaCy torch: seconds a bad input never waits
+    from index.chunking import ChunkSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +40,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=192, ge=8, le=2048)
     chunk_overlap: int = Field(default=48, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
-    max_question_chars: int = Field(default=1000, ge=10)
+    max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=10)
     api_key: SecretStr | None = None
     protect_reads: bool = Field(
         default=False, description="Reads (/ask, /search, /documents) need the API key too."
@@ -57,4 +60,6 @@ class Settings(BaseSettings):
 
     @property
     def chunk_settings(self) -> ChunkSettings:
+        from index.chunking import ChunkSettings
+
         return ChunkSettings(self.chunk_tokens, self.chunk_overlap, self.encoding)

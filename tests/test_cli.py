@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from tests.conftest import CORPUS, SEED_ID
+from tests.conftest import CORPUS, ROOT, SEED_ID
 
 runner = CliRunner()
 
@@ -104,3 +107,29 @@ def test_a_question_of_bytes_that_are_not_utf8_is_a_clear_error(env):
     result = runner.invoke(app, ["ask", "\udcff troops?", "--json"])
     assert result.exit_code == 2, result.output
     assert "not valid UTF-8" in result.output and "Traceback" not in result.output
+
+
+# Run as `sourced` runs, in a fresh interpreter: at exit it prints which heavy modules loaded.
+CHECK_IMPORTS = """
+import atexit, sys
+heavy = ("torch", "sentence_transformers", "spacy")
+atexit.register(lambda: print("loaded:", [m for m in heavy if m in sys.modules], file=sys.stderr))
+sys.argv = ["sourced", *sys.argv[1:]]
+from service.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ask", ""], "error: The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'"),
+    (["ask", " \t "], "error: The question is empty."),
+    (["ask", "why " * 300], "error: The question is 1,200 characters long; the limit is 1,000. "
+                            "Ask it in fewer words."),
+    (["search", ""], "error: The question is empty."),
+])
+def test_a_bad_question_is_refused_before_the_model_loads(env, args, message):
+    result = subprocess.run([sys.executable, "-c", CHECK_IMPORTS, *args], capture_output=True,
+                            text=True, cwd=ROOT, env={**os.environ, "SOURCED_EMBEDDER": "sentence-transformers"})
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "loaded: []" in result.stderr

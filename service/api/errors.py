@@ -20,7 +20,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from index.errors import SourcedError
-from service.api.schemas import ErrorBody
+from service.api.schemas import DOMAIN_ERROR, ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ def add_error_handlers(app: FastAPI) -> None:
             reason = (first.get("ctx") or {}).get("error", "JSON decode error")
             detail = f"The body is not valid JSON: {reason}."
             return error_response(request.scope, 400, detail, "invalid_json")
+        if first.get("type") == DOMAIN_ERROR:  # a domain check in the schema: its own words
+            ctx = first["ctx"]
+            return error_response(request.scope, 422, ctx["message"], ctx["code"])
         loc = [str(part) for part in first.get("loc", ())]
         field = ".".join(loc[1:]) or (loc[0] if loc else "request")
         message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
