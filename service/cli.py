@@ -102,33 +102,60 @@ def index(
     model: Annotated[str | None, typer.Option(help="Embedding model name or path (default all-MiniLM-L6-v2).")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tiktoken tokens (default 192).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Overlap between chunks in tokens (default 48).")] = None,
+    strict: Annotated[bool, typer.Option(help=(
+        "Any skipped file is an error (exit 1): all files are checked first, and nothing is "
+        "indexed unless every one can be."
+    ))] = False,
+    undated_ok: Annotated[bool | None, typer.Option("--undated-ok", help=(
+        "Index a file whose published date is unreadable ('next tuesday'), more than a day "
+        "ahead or before 1900 without a date, instead of skipping it (it then drops out of "
+        "date-filtered questions). Also SOURCED_UNDATED_OK=1."
+    ))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new documents, replace changed ones, skip unchanged ones.
 
     Document ids are stable (from the file path, or a JSONL record's id or url), so indexing the
     same files twice creates no duplicates. Each batch is committed atomically: an interrupted
-    run keeps the previous index loadable. Example: sourced index corpus/ news.jsonl
+    run keeps the previous index loadable. Files that cannot be indexed (unsupported type, not
+    text, empty, a bad date or other metadata) are skipped and listed with the reason; the rest
+    are indexed. Example: sourced index corpus/ news.jsonl
     """
     from index.indexer import rebuild as rebuild_index
     from index.loaders import load_paths
 
-    settings = _settings(index_dir, model=model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    settings = _settings(index_dir, model=model, chunk_tokens=chunk_tokens,
+                         chunk_overlap=chunk_overlap, undated_ok=undated_ok)
+    # Read and checked before the model loads: a --strict refusal costs no indexing.
+    loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok)
+    _echo_skipped(loaded)
+    if strict and loaded.problems:
+        raise SourcedError(
+            f"--strict: {len(loaded.problems)} skipped (listed above); nothing was indexed."
+        )
     engine = _engine(settings)
-    targets = paths or [settings.corpus_dir]
     if rebuild:
-        loaded = load_paths(targets)
         report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet)
-        report.problems = loaded.problems
     else:
-        report = engine.index_paths(targets, prune=prune, progress=not quiet)
-    for problem in report.problems:
-        typer.secho(f"skipped {problem.where}: {problem.reason}", fg="yellow", err=True)
+        report = engine.index_documents(loaded.documents, prune=prune, progress=not quiet)
+    undated = f" ({len(loaded.undated)} without their date)" if loaded.undated else ""
     typer.echo(
         f"{len(report.added)} added, {len(report.replaced)} replaced, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
-        f"in {report.seconds:.1f}s -> {settings.index_dir}"
+        f"{len(loaded.problems)} skipped, {len(report.removed)} removed{undated}; "
+        f"{report.chunks} chunks, {report.sentences} sentences in {report.seconds:.1f}s "
+        f"-> {settings.index_dir}"
     )
+
+
+def _echo_skipped(loaded: Any) -> None:
+    """Each skipped file with its reason, and each file indexed without its date (stderr)."""
+    for problem in loaded.problems:
+        typer.secho(f"skipped {problem.where} ({problem.label}): {problem.reason}", fg="yellow", err=True)
+    for note in loaded.undated:
+        typer.secho(f"indexed {note.where} without a date: {note.reason}", fg="yellow", err=True)
+    if any(p.kind == "bad_date" for p in loaded.problems):
+        typer.secho("Fix those dates, or pass --undated-ok to index such files without a date.",
+                    fg="yellow", err=True)
 
 
 @app.command()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=48, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=10)
+    undated_ok: bool = Field(
+        default=False, description="Index files whose published value is no usable date "
+        "(unreadable, more than a day ahead, before 1900) without a date, instead of skipping them.",
+    )
     api_key: SecretStr | None = None
     protect_reads: bool = Field(
         default=False, description="Reads (/ask, /search, /documents) need the API key too."

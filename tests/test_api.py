@@ -255,6 +255,9 @@ def test_add_replace_delete_and_restart(writer, tmp_path, nlp):
     blank = writer.post("/documents", json={**LIBRARY, "title": "  "}, headers=KEY)
     assert_error(blank, 422, "invalid_request",
                  "title: String should have at least one character that is not a space")
+    undated = writer.post("/documents", json={**LIBRARY, "published": "next tuesday"}, headers=KEY)
+    assert_error(undated, 422, "bad_date",  # never stored silently without its date
+                 "document: published 'next tuesday' is not a date (write it as YYYY-MM-DD)")
     assert writer.delete("/documents/harbour", headers=KEY).status_code == 204
     assert_error(writer.get("/documents/harbour"), 404, "document_not_found")
     assert_error(writer.delete("/documents/harbour", headers=KEY), 404, "document_not_found",

@@ -135,7 +135,7 @@ def test_duplicate_ids_replace_and_empty_articles_are_refused(client):
     assert client.get("/documents").json()["count"] == before + 1
     assert client.get("/ready").json()["documents"] == before + 1
     for text, code in (("", "invalid_request"), (" \n\t ", "invalid_request"),
-                       ("\x00\x01\ufeff", "invalid_request"), ("Advertisement", "bad_document")):
+                       ("\x00\x01\ufeff", "invalid_request"), ("Advertisement", "empty_document")):
         response = client.post("/documents", json={"title": "Empty", "text": text}, headers=KEY)
         assert_error(response, 422, code)
 

@@ -30,7 +30,8 @@ def test_help_explains_every_command():
     for command in ("index", "remove", "documents", "ask", "eval"):
         assert command in result.output
     index_help = runner.invoke(app, ["index", "--help"]).output
-    for option in ("--index-dir", "--rebuild", "--prune", "--model", "--chunk-tokens", "SOURCED_INDEX_DIR"):
+    for option in ("--index-dir", "--rebuild", "--prune", "--model", "--chunk-tokens", "SOURCED_INDEX_DIR",
+                   "--strict", "--undated-ok"):
         assert option in index_help
     flat = " ".join(index_help.replace("│", " ").split())  # rich wraps and boxes the help
     for default in ("(default ./.sourced)", "(default 192)", "(default 48)", "(default corpus/)"):
@@ -45,6 +46,50 @@ def test_index_twice_gives_same_counts(env):
     assert second.output.startswith("0 added, 0 replaced, 1 unchanged")
     rows = [json.loads(line) for line in runner.invoke(app, ["documents"]).output.splitlines()]
     assert [r["doc_id"] for r in rows] == [SEED_ID]
+
+
+def test_index_lists_each_skipped_file_and_indexes_the_rest(env):
+    folder = env / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good\nThe bridge reopened on Monday.\n", encoding="utf-8")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (folder / "blob.txt").write_bytes(b"\x00\x01binary")
+    (folder / "empty.md").write_text("\n\n", encoding="utf-8")
+    (folder / "dated.md").write_text("---\npublished: next tuesday\n---\nTalks.\n", encoding="utf-8")
+    result = runner.invoke(app, ["index", str(folder), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "1 added, 0 replaced, 0 unchanged, 4 skipped, 0 removed;" in result.stdout
+    for line in (f"skipped {folder / 'blob.txt'} (not text): it holds NUL bytes (a binary file?)",
+                 f"skipped {folder / 'dated.md'} (bad date): published 'next tuesday' is not a "
+                 "date (write it as YYYY-MM-DD)",
+                 f"skipped {folder / 'empty.md'} (empty document): no text left after cleaning",
+                 f"skipped {folder / 'photo.jpg'} (unsupported type): unsupported file type '.jpg'",
+                 "Fix those dates, or pass --undated-ok to index such files without a date."):
+        assert line in result.stderr, line
+    rows = [json.loads(line) for line in runner.invoke(app, ["documents"]).stdout.splitlines()]
+    assert [r["doc_id"] for r in rows] == ["good"]  # never the binary file
+
+    undated = runner.invoke(app, ["index", str(folder), "-q", "--undated-ok"])
+    assert undated.exit_code == 0, undated.output
+    assert "1 added, 0 replaced, 1 unchanged, 3 skipped, 0 removed (1 without their date);" in undated.stdout
+    assert (f"indexed {folder / 'dated.md'} without a date: published 'next tuesday' is not a date"
+            in undated.stderr)
+    rows = [json.loads(line) for line in runner.invoke(app, ["documents"]).stdout.splitlines()]
+    assert {r["doc_id"]: r["published"] for r in rows} == {"dated": None, "good": None}
+
+
+def test_strict_index_commits_nothing_when_a_file_would_be_skipped(env):
+    folder = env / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good\nThe bridge reopened on Monday.\n", encoding="utf-8")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    result = runner.invoke(app, ["index", str(folder), "-q", "--strict"])
+    assert result.exit_code == 1, result.output
+    assert f"skipped {folder / 'notes.pdf'} (unsupported type)" in result.stderr
+    assert "error: --strict: 1 skipped (listed above); nothing was indexed." in result.stderr
+    assert runner.invoke(app, ["documents"]).exit_code == 3  # no index was created
+    (folder / "notes.pdf").unlink()
+    assert runner.invoke(app, ["index", str(folder), "-q", "--strict"]).exit_code == 0
 
 
 def test_remove_known_and_unknown(env):

@@ -192,7 +192,11 @@ class DocumentCreate(BaseModel):
     title: Title
     text: ArticleText = Field(description="Plain text or Markdown; cleaned before indexing.")
     url: Url | None = None
-    published: str | None = Field(default=None, max_length=100, examples=["2024-02-11"])
+    published: str | None = Field(
+        default=None, max_length=100, examples=["2024-02-11"],
+        description="The publication date, best as YYYY-MM-DD ('Aug 19, 2022' is read too). "
+        "No date, more than a day ahead or before 1900 is refused: 422 bad_date.",
+    )
     source: str | None = Field(default=None, max_length=200, examples=["cnn.com"])
 
     @field_validator("doc_id")
