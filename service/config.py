@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=120, ge=0, description="Requests per client IP per minute (burst too); 0 = off."
     )
+    # A program on the same machine (a batch client, a test) is the user, not a stranger.
+    rate_limit_loopback: bool = Field(
+        default=False, description="Limit loopback clients (127.0.0.0/8, ::1) too.",
+    )
 
     @model_validator(mode="after")
     def _check_overlap(self) -> Settings:

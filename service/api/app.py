@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The last added runs first: log and count everything (413s and 429s too), add the security
     # headers, then rate-limit, then cap bodies.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute,
+                       limit_loopback=settings.rate_limit_loopback)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=app.state.metrics)
     return app

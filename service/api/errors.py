@@ -37,7 +37,9 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is over the size limit.",
     415: "The body is not JSON.",
     422: "A parameter or body field is invalid.",
-    429: "Too many requests from this client: wait Retry-After seconds.",
+    429: "Too many requests from this client IP: over SOURCED_RATE_LIMIT_PER_MINUTE (default "
+         "120 a minute, in bursts of as many). Loopback clients (127.0.0.0/8, ::1) are not "
+         "limited unless SOURCED_RATE_LIMIT_LOOPBACK is set. Wait Retry-After seconds.",
     503: "The index is not loaded yet, or is busy.",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
