@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = None
-    app.state.metrics = metrics.Metrics()
+    app.state.metrics = metrics.Metrics(index_counts=lambda: _index_counts(app))
     _add_routes(app, settings)
     add_error_handlers(app)
     _add_web(app)
@@ -86,6 +86,11 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router, **guard)
     app.include_router(metrics.router, **guard)
     app.include_router(health.router)
+
+
+def _index_counts(app: FastAPI) -> dict[str, int] | None:
+    engine = app.state.engine
+    return engine.counts() if engine is not None and engine.ready else None
 
 
 def _operation_id(route: APIRoute) -> str:
