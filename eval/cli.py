@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,18 @@ from service.cli_base import IndexDir, edge, load_settings
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(evaluate)
+
+
+def _report_writer() -> Callable[..., Path]:
+    """``eval.report.write_html``; its libraries (jinja2, matplotlib) come with the eval extra."""
+    try:
+        from eval.report import write_html
+    except ImportError as exc:
+        raise SourcedError(
+            f"The HTML report needs {exc.name or 'jinja2 and matplotlib'}, which the eval extra "
+            "installs: pip install -e '.[eval]' (in the sourced checkout)."
+        ) from None
+    return write_html
 
 
 @edge
@@ -49,7 +62,7 @@ def evaluate(
 
       sourced eval --dataset realtimeqa --dataset rgb --report eval/out/report.html
     """
-    from eval.report import write_html
+    write_html = _report_writer()  # before hours of questions, not after
     from eval.run import load_questions, write_report
     from eval.suite import Datasets, run_suite, write_json
 
