@@ -10,7 +10,7 @@ import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from index.errors import SourcedError
 from service.cli_base import IndexDir, edge, load_settings
 from service.config import Settings
 from service.questions import check_question
+
+if TYPE_CHECKING:
+    from index.loaders import LoadResult
 
 app = typer.Typer(
     help="sourced: answers questions over news articles, with the exact sentence they came from.",
@@ -93,7 +96,7 @@ def index(
     from index.loaders import load_paths
 
     settings = load_settings(index_dir, model=model, chunk_tokens=chunk_tokens,
-                         chunk_overlap=chunk_overlap, undated_ok=undated_ok)
+                             chunk_overlap=chunk_overlap, undated_ok=undated_ok)
     # Read and checked before the model loads: a --strict refusal costs no indexing.
     loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok)
     _echo_skipped(loaded)
@@ -115,7 +118,7 @@ def index(
     )
 
 
-def _echo_skipped(loaded: Any) -> None:
+def _echo_skipped(loaded: LoadResult) -> None:
     """Each skipped file with its reason, and each file indexed without its date (stderr)."""
     for problem in loaded.problems:
         typer.secho(f"skipped {problem.where} ({problem.label}): {problem.reason}", fg="yellow", err=True)
