@@ -125,15 +125,14 @@ ArticleText = Annotated[
 def _date_filter(name: str) -> Callable[[Any], Any]:
     """``service.filters.parse_date`` as a validator: only ``YYYY-MM-DD`` (pydantic would also
     take a timestamp, "1700000000"), refused with the same message and code as the CLI's."""
-    check = domain_check(lambda value: parse_date(value, name))
-    return lambda value: value if value is None or isinstance(value, dt.date) else check(value)
+    return domain_check(lambda value: value is None or parse_date(value, name))
 
 
 MAX_SOURCES = 20
 
 
-# Filters (``service.filters``): an inclusive publication window and publisher names. Whether
-# they fit together (from <= to) is the domain's to say, with the same message as the CLI's.
+# Filters (``service.filters``): an inclusive publication window and publisher names. Each value,
+# and whether they fit together (from <= to), is the domain's to judge, in the CLI's words.
 PublishedFrom = Annotated[
     dt.date | None, BeforeValidator(_date_filter("published_from")),
     Field(description="Only articles published on or after this date (YYYY-MM-DD). "
