@@ -5,8 +5,9 @@ with its kind (unsupported type, not text, empty document, bad date, ...). Text 
 (or UTF-16/32 with a byte-order mark), or read as Windows-1252 only when it is plausible text in
 it: binary files and undecodable bytes are refused, never indexed as gibberish. A ``published``
 value that is no date (or more than a day ahead, or before 1900) skips the file, unless the
-caller allows it to be indexed undated (``undated_ok``). doc_ids are derived from stable inputs (relative path, id field, url) so that re-indexing the same
-corpus replaces documents instead of duplicating them.
+caller allows it to be indexed undated (``undated_ok``). doc_ids are derived from stable inputs
+(relative path, id field, url) so that re-indexing the same corpus replaces documents instead of
+duplicating them.
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def load_paths(
     paths: Sequence[Path], field_map: FieldMap = FieldMap(), *, undated_ok: bool = False
 ) -> LoadResult:
     """Load files and directory trees (recursively, sorted, hidden entries left out; files of
-    other types reported as skipped). Only a path that does not exist raises. ``undated_ok`` loads a document whose ``published`` is no
-    usable date without a date (listed in ``undated``) instead of skipping it."""
+    other types reported as skipped). Only a path that does not exist raises. ``undated_ok``
+    loads a document whose ``published`` is no usable date without a date (listed in
+    ``undated``) instead of skipping it."""
     collector = _Collector(undated_ok)
     seen: set[Path] = set()
     for path in map(Path, paths):
