@@ -130,6 +130,27 @@ def normalize_date(value: object) -> str | None:
     return first.date().isoformat()
 
 
+EARLIEST_PUBLISHED = dt.date(1900, 1, 1)
+FUTURE_SLACK = dt.timedelta(days=1)  # time zones: "today" somewhere is tomorrow here
+
+
+def published_date(value: object, today: dt.date | None = None) -> str | None:
+    """The ISO date of a ``published`` value, None when there is none; ``ValueError`` saying why
+    a value is no usable date: unreadable, more than a day in the future, or before 1900."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    iso = normalize_date(value)
+    if iso is None:
+        shown = repr(value[:60]) if isinstance(value, str) else repr(value)
+        raise ValueError(f"published {shown} is not a date (write it as YYYY-MM-DD)")
+    date = dt.date.fromisoformat(iso)
+    if date > (today or dt.date.today()) + FUTURE_SLACK:
+        raise ValueError(f"published {iso} is more than a day in the future")
+    if date < EARLIEST_PUBLISHED:
+        raise ValueError(f"published {iso} is before 1900")
+    return iso
+
+
 def normalize_url(url: str) -> str:
     """Scheme, lower-case host and path of a url, without query, fragment or trailing slash."""
     url = url.strip()

@@ -20,10 +20,40 @@ class SourcedError(Exception):
 
 
 class DocumentFormatError(SourcedError):
-    """A file or record that cannot be read as an article."""
+    """A file or record that cannot be read as an article (malformed JSON, YAML, HTML, ...).
+
+    Loading in bulk skips it and reports its ``code`` as the kind of skip; the subclasses name
+    the commoner mistakes.
+    """
 
     code = "bad_document"
     http_status = 422
+
+
+class UnsupportedFileTypeError(DocumentFormatError):
+    code = "unsupported_type"
+
+
+class NotTextError(DocumentFormatError):
+    """Bytes that are not text in a declared or detected encoding (a binary file, say)."""
+
+    code = "not_text"
+
+
+class EmptyDocumentError(DocumentFormatError):
+    code = "empty_document"
+
+
+class BadMetadataError(DocumentFormatError):
+    """A title, url, source or other field of the wrong type."""
+
+    code = "bad_metadata"
+
+
+class BadDateError(BadMetadataError):
+    """A ``published`` value that is no date, or not a believable one."""
+
+    code = "bad_date"
 
 
 class InvalidDocumentIdError(SourcedError):
@@ -66,9 +96,19 @@ class IndexBusyError(SourcedError):
 
 
 class InvalidQueryError(SourcedError):
+    """A question that cannot be asked (not valid text); the subclasses name the mistake."""
+
     code = "invalid_query"
     http_status = 422
     exit_code = 2
+
+
+class EmptyQuestionError(InvalidQueryError):
+    code = "empty_question"
+
+
+class QuestionTooLongError(InvalidQueryError):
+    code = "question_too_long"
 
 
 class ModelLoadError(SourcedError):

@@ -1,25 +1,48 @@
 """Read articles into Documents: .txt, .md/.markdown (YAML front matter), .html/.htm, .jsonl.
 
-Bulk loading never stops at a bad file or record: it is skipped and reported as a LoadProblem.
-doc_ids are derived from stable inputs (relative path, id field, url) so that re-indexing the same
-corpus replaces documents instead of duplicating them.
+Bulk loading never stops at a bad file or record: it is skipped and reported as a LoadProblem
+with its kind (unsupported type, not text, empty document, bad date, ...). Text must be UTF-8
+(or UTF-16/32 with a byte-order mark), or read as Windows-1252 only when it is plausible text in
+it: binary files and undecodable bytes are refused, never indexed as gibberish. A ``published``
+value that is no date (or more than a day ahead, or before 1900) skips the file, unless the
+caller allows it to be indexed undated (``undated_ok``). doc_ids are derived from stable inputs
+(relative path, id field, url) so that re-indexing the same corpus replaces documents instead of
+duplicating them.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import charset_normalizer
 import yaml
 
-from index.cleaning import clean_line, clean_text, normalize_date, normalize_url, source_from_url
-from index.errors import DocumentFormatError, InvalidDocumentIdError, SourcedError
+from index.cleaning import (
+    clean_line,
+    clean_text,
+    normalize_date,
+    normalize_url,
+    published_date,
+    source_from_url,
+)
+from index.errors import (
+    BadDateError,
+    BadMetadataError,
+    DocumentFormatError,
+    EmptyDocumentError,
+    InvalidDocumentIdError,
+    NotTextError,
+    SourcedError,
+    UnsupportedFileTypeError,
+)
 from index.records import Document, is_valid_doc_id, slugify
 
 __all__ = [
@@ -67,41 +90,61 @@ class LoadProblem:
 
     where: str  # "path/file.jsonl:17" or "path/file.html"
     reason: str
+    kind: str  # the error's code: "unsupported_type", "not_text", "empty_document", "bad_date", ...
+
+    @property
+    def label(self) -> str:
+        return self.kind.replace("_", " ")
 
 
 @dataclass
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
+    undated: list[LoadProblem] = field(default_factory=list)  # loaded, without their bad date
 
 
 class _Collector:
     """Accumulates a LoadResult, keeping the first of documents that share a doc_id."""
 
-    def __init__(self) -> None:
+    def __init__(self, undated_ok: bool = False) -> None:
         self.result = LoadResult()
+        self.undated_ok = undated_ok
         self._first_where: dict[str, str] = {}
 
-    def add(self, document: Document, where: str) -> None:
+    def dates(self) -> list[str] | None:
+        """Where a reader puts the bad dates it let through: None refuses them instead."""
+        return [] if self.undated_ok else None
+
+    def add(self, document: Document, where: str, bad_dates: list[str] | None = None) -> None:
         first = self._first_where.get(document.doc_id)
         if first is not None:
-            self.problem(where, f"duplicate doc_id {document.doc_id!r}, first read from {first}")
+            self.problem(where, f"duplicate doc_id {document.doc_id!r}, first read from {first}",
+                         "duplicate_id")
             return
         self._first_where[document.doc_id] = where
         self.result.documents.append(document)
+        for reason in bad_dates or ():
+            self.result.undated.append(LoadProblem(where, reason, BadDateError.code))
 
-    def problem(self, where: str, reason: str | Exception) -> None:
+    def problem(self, where: str, reason: str | SourcedError, kind: str | None = None) -> None:
         if isinstance(reason, SourcedError):
+            kind = kind or reason.code
             reason = reason.message.removeprefix(f"{where}: ")
-        self.result.problems.append(LoadProblem(where=where, reason=str(reason)))
+        self.result.problems.append(LoadProblem(where, reason, kind or DocumentFormatError.code))
 
 
 # ---------------------------------------------------------------------------- paths and files
 
 
-def load_paths(paths: Sequence[Path], field_map: FieldMap = FieldMap()) -> LoadResult:
-    """Load files and directory trees (recursively, sorted, hidden entries skipped)."""
-    collector = _Collector()
+def load_paths(
+    paths: Sequence[Path], field_map: FieldMap = FieldMap(), *, undated_ok: bool = False
+) -> LoadResult:
+    """Load files and directory trees (recursively, sorted, hidden entries left out; files of
+    other types reported as skipped). Only a path that does not exist raises. ``undated_ok``
+    loads a document whose ``published`` is no usable date without a date (listed in
+    ``undated``) instead of skipping it."""
+    collector = _Collector(undated_ok)
     seen: set[Path] = set()
     for path in map(Path, paths):
         if not path.exists():
@@ -110,8 +153,7 @@ def load_paths(paths: Sequence[Path], field_map: FieldMap = FieldMap()) -> LoadR
             files: Iterator[Path] = _walk(path, collector, set())
             root = path
         else:
-            _check_suffix(path)
-            files, root = iter([path]), path.parent
+            files, root = _supported([path], collector), path.parent
         for file in files:
             key = file.resolve()
             if key not in seen:  # the same file named twice, e.g. as itself and in its folder
@@ -120,14 +162,17 @@ def load_paths(paths: Sequence[Path], field_map: FieldMap = FieldMap()) -> LoadR
     return collector.result
 
 
-def load_file(path: Path, root: Path | None = None, field_map: FieldMap = FieldMap()) -> LoadResult:
+def load_file(
+    path: Path, root: Path | None = None, field_map: FieldMap = FieldMap(), *,
+    undated_ok: bool = False,
+) -> LoadResult:
     """Load one file; doc_ids of non-JSONL files come from its path relative to ``root``."""
     path = Path(path)
     if not path.is_file():
         what = "is a directory, use load_paths" if path.is_dir() else "no such file"
         raise DocumentFormatError(f"{path}: {what}")
     _check_suffix(path)
-    collector = _Collector()
+    collector = _Collector(undated_ok)
     _load_into(path, path.parent if root is None else Path(root), field_map, collector)
     return collector.result
 
@@ -136,13 +181,14 @@ def _check_suffix(path: Path) -> None:
     """Reject a file the loaders cannot read, saying what they can."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         supported = ", ".join(SUPPORTED_SUFFIXES)
-        raise DocumentFormatError(
+        raise UnsupportedFileTypeError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {supported}"
         )
 
 
 def _walk(directory: Path, collector: _Collector, visited: set[Path]) -> Iterator[Path]:
-    """Supported, non-hidden files under a directory, depth first in name order."""
+    """Supported, non-hidden files under a directory, depth first in name order; other files
+    are reported as skipped (hidden ones, ".git" and the like, are left out without a word)."""
     real = directory.resolve()
     if real in visited:  # a symlink loop
         return
@@ -150,21 +196,34 @@ def _walk(directory: Path, collector: _Collector, visited: set[Path]) -> Iterato
     try:
         entries = sorted(directory.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        collector.problem(str(directory), f"cannot list directory: {exc.strerror or exc}")
+        collector.problem(str(directory), f"cannot list directory: {exc.strerror or exc}",
+                          "unreadable")
         return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             yield from _walk(entry, collector, visited)
-        elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield entry
+        elif entry.is_file():
+            yield from _supported([entry], collector)
+
+
+def _supported(files: Iterable[Path], collector: _Collector) -> Iterator[Path]:
+    """The files the loaders can read; the others are reported as skipped."""
+    for file in files:
+        try:
+            _check_suffix(file)
+        except UnsupportedFileTypeError as exc:
+            collector.problem(str(file), exc)
+        else:
+            yield file
 
 
 def _load_into(path: Path, root: Path, field_map: FieldMap, collector: _Collector) -> None:
     """Read one supported file into the collector, turning its failures into problems."""
     where = str(path)
     suffix = path.suffix.lower()
+    bad_dates = collector.dates()
     try:
         if suffix == ".jsonl":
             _load_jsonl(path, field_map, collector)
@@ -172,17 +231,17 @@ def _load_into(path: Path, root: Path, field_map: FieldMap, collector: _Collecto
         raw = path.read_bytes()
         file_id = _file_doc_id(path, root)
         if suffix in (".md", ".markdown"):
-            document = _read_markdown(raw, where, file_id, path)
+            document = _read_markdown(raw, where, file_id, path, bad_dates)
         elif suffix in (".html", ".htm"):
-            document = _read_html(raw, where, file_id, path)
+            document = _read_html(raw, where, file_id, path, bad_dates)
         else:
             document = _read_text(raw, where, file_id, path)
     except (DocumentFormatError, InvalidDocumentIdError) as exc:
         collector.problem(where, exc)
     except OSError as exc:
-        collector.problem(where, f"cannot read file: {exc.strerror or exc}")
+        collector.problem(where, f"cannot read file: {exc.strerror or exc}", "unreadable")
     else:
-        collector.add(document, where)
+        collector.add(document, where, bad_dates)
 
 
 def _file_doc_id(path: Path, root: Path) -> str:
@@ -201,14 +260,50 @@ def _file_doc_id(path: Path, root: Path) -> str:
     return doc_id
 
 
-def _decode(raw: bytes) -> str:
-    """UTF-8 text, falling back to Windows-1252, the usual encoding of older news dumps."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("utf-8", "replace")
+# Byte-order marks declare the encoding; UTF-32's must be tried before UTF-16's (it starts alike).
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8"), (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+         (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"), (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
+
+
+def _declared(raw: bytes, where: str) -> str | None:
+    """The text of bytes that start with a byte-order mark; None without one."""
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                raise NotTextError(
+                    f"{where}: it starts with a {name} byte-order mark but is not {name}"
+                ) from None
+    return None
+
+
+def _refuse_binary(raw: bytes, where: str) -> None:
+    """Text files hold no NUL bytes (UTF-16/32 ones do, and say so with a byte-order mark)."""
+    if b"\x00" in raw and not raw.startswith(tuple(bom for bom, _, _ in _BOMS)):
+        raise NotTextError(f"{where}: it holds NUL bytes (a binary file?)")
+
+
+def _decode(raw: bytes, where: str) -> str:
+    """Text in its declared encoding, else UTF-8, else Windows-1252 (the usual encoding of older
+    news dumps) when charset-normalizer finds the bytes read as plausible text in it: nearly
+    any bytes decode as Windows-1252, so decoding alone would let binary files through."""
+    declared = _declared(raw, where)
+    if declared is not None:
+        return declared
+    _refuse_binary(raw, where)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    match = charset_normalizer.from_bytes(raw, cp_isolation=["cp1252"]).best()
+    if match is None:
+        raise NotTextError(
+            f"{where}: its bytes are neither UTF-8 nor Windows-1252 text "
+            "(if it is text, save it as UTF-8)"
+        )
+    return str(match)
 
 
 def _humanize(stem: str) -> str:
@@ -229,7 +324,7 @@ def _first_line_title(text: str) -> str | None:
 def _read_text(raw: bytes, where: str, file_id: str, path: Path) -> Document:
     """A plain-text article; its first short line is the title and stays in the text."""
     return _build(
-        _decode(raw),
+        _decode(raw, where),
         where=where,
         meta={},
         default_id=lambda _title, _url: file_id,
@@ -242,9 +337,11 @@ _FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
 _H1_RE = re.compile(r"^\s{0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 
 
-def _read_markdown(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+def _read_markdown(
+    raw: bytes, where: str, file_id: str, path: Path, bad_dates: list[str] | None
+) -> Document:
     """A Markdown article with optional YAML front matter (title, url, published, source, id)."""
-    front_matter, body = _split_front_matter(_decode(raw), where)
+    front_matter, body = _split_front_matter(_decode(raw, where), where)
     meta = _fields(front_matter, FieldMap())
     meta.pop("text", None)  # the body is the text, whatever the front matter says
     return _build(
@@ -254,6 +351,7 @@ def _read_markdown(raw: bytes, where: str, file_id: str, path: Path) -> Document
         default_id=lambda _title, _url: file_id,
         default_title=lambda text: _markdown_heading(text) or _humanize(path.stem),
         origin=where,
+        bad_dates=bad_dates,
     )
 
 
@@ -294,8 +392,11 @@ def _markdown_heading(text: str) -> str | None:
     return None
 
 
-def _read_html(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+def _read_html(
+    raw: bytes, where: str, file_id: str, path: Path, bad_dates: list[str] | None
+) -> Document:
     """Main text of a web page (trafilatura) plus its title, url, date and site name."""
+    _refuse_binary(raw, where)  # the encoding is trafilatura's to read: it honours <meta charset>
     trafilatura = _import_trafilatura()
     # trafilatura is a heuristic parser fed arbitrary pages: whatever it raises means "unreadable".
     try:
@@ -311,7 +412,7 @@ def _read_html(raw: bytes, where: str, file_id: str, path: Path) -> Document:
     except Exception as exc:  # noqa: BLE001
         raise DocumentFormatError(f"{where}: HTML could not be parsed: {exc}") from exc
     if not text or not text.strip():
-        raise DocumentFormatError(f"{where}: no article text found in the HTML")
+        raise EmptyDocumentError(f"{where}: no article text found in the HTML")
     meta = {
         "title": metadata.title,
         "url": metadata.url,
@@ -326,6 +427,7 @@ def _read_html(raw: bytes, where: str, file_id: str, path: Path) -> Document:
         default_id=lambda _title, _url: file_id,
         default_title=lambda text: _first_line_title(text) or _humanize(path.stem),
         origin=where,
+        bad_dates=bad_dates,
     )
 
 
@@ -345,6 +447,12 @@ def _import_trafilatura() -> ModuleType:
 def _load_jsonl(path: Path, field_map: FieldMap, collector: _Collector) -> None:
     """One article per line; bad lines become problems with their line number."""
     with path.open("rb") as lines:
+        try:  # one problem for a binary file, not one per "line" of it
+            _refuse_binary(lines.read(8192), str(path))
+        except NotTextError as exc:
+            collector.problem(str(path), exc)
+            return
+        lines.seek(0)
         for lineno, raw in enumerate(lines, start=1):
             where = f"{path}:{lineno}"
             if not raw.strip():
@@ -352,7 +460,7 @@ def _load_jsonl(path: Path, field_map: FieldMap, collector: _Collector) -> None:
             try:
                 record = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
             except UnicodeDecodeError:
-                collector.problem(where, "line is not valid UTF-8")
+                collector.problem(where, "line is not valid UTF-8", NotTextError.code)
                 continue
             except json.JSONDecodeError as exc:
                 collector.problem(where, f"invalid JSON: {exc.msg} (column {exc.colno})")
@@ -363,14 +471,16 @@ def _load_jsonl(path: Path, field_map: FieldMap, collector: _Collector) -> None:
             if not isinstance(record, dict):
                 collector.problem(where, f"expected a JSON object, got {_json_type(record)}")
                 continue
+            bad_dates = collector.dates()
             try:
                 document = document_from_record(
-                    record, where=where, field_map=field_map, origin=str(path)
+                    record, where=where, field_map=field_map, origin=str(path),
+                    bad_dates=bad_dates,
                 )
             except (DocumentFormatError, InvalidDocumentIdError) as exc:
                 collector.problem(where, exc)
             else:
-                collector.add(document, where)
+                collector.add(document, where, bad_dates)
 
 
 def _json_type(value: object) -> str:
@@ -390,11 +500,14 @@ def document_from_record(
     where: str,
     field_map: FieldMap = FieldMap(),
     origin: str | None = None,
+    bad_dates: list[str] | None = None,
 ) -> Document:
     """Build a Document from a JSON-like mapping; raises DocumentFormatError when unusable.
 
     ``where`` ("news.jsonl:17") names the record in messages. A record with neither id nor url
     gets the doc_id ``<file-stem>-<line>`` from it, so give each record a distinct ``where``.
+    A ``published`` value that is no usable date raises ``BadDateError``, unless ``bad_dates``
+    is a list: then the reason is appended to it and the document has no date.
     """
     if not isinstance(record, Mapping):
         raise DocumentFormatError(f"{where}: expected a JSON object, got {_json_type(record)}")
@@ -421,6 +534,7 @@ def document_from_record(
         default_id=default_id,
         default_title=lambda text: _first_line_title(text) or _shorten(text),
         origin=origin,
+        bad_dates=bad_dates,
     )
 
 
@@ -460,11 +574,12 @@ def _build(
     default_id: Callable[[str, str | None], str],
     default_title: Callable[[str], str],
     origin: str | None,
+    bad_dates: list[str] | None = None,
 ) -> Document:
     """Clean and validate text and metadata (id, title, url, published, source) into a Document."""
     text = clean_text(text)
     if not text.strip():
-        raise DocumentFormatError(f"{where}: no text left after cleaning")
+        raise EmptyDocumentError(f"{where}: no text left after cleaning")
     title = _one_line(_as_str(meta.get("title"), "title", where)) or default_title(text)
     url = (_as_str(meta.get("url"), "url", where) or "").strip() or None
     source = _one_line(_as_str(meta.get("source"), "source", where))
@@ -483,10 +598,21 @@ def _build(
         text=text,
         title=title,
         url=url,
-        published=normalize_date(meta.get("published")),
+        published=_published(meta.get("published"), where, bad_dates),
         source=source or (source_from_url(url) if url else None),
         origin=origin,
     )
+
+
+def _published(value: Any, where: str, bad_dates: list[str] | None) -> str | None:
+    """The ISO date; a bad one raises ``BadDateError``, or is noted in ``bad_dates`` and dropped."""
+    try:
+        return published_date(value)
+    except ValueError as exc:
+        if bad_dates is None:
+            raise BadDateError(f"{where}: {exc}") from None
+        bad_dates.append(str(exc))
+        return None
 
 
 def _as_str(value: Any, name: str, where: str) -> str | None:
@@ -495,7 +621,7 @@ def _as_str(value: Any, name: str, where: str) -> str | None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise DocumentFormatError(f"{where}: {name} must be a string, got {type(value).__name__}")
+    raise BadMetadataError(f"{where}: {name} must be a string, got {type(value).__name__}")
 
 
 def _one_line(value: str | None) -> str | None:

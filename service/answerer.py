@@ -13,7 +13,6 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from index.embedding import Embedder
-from index.errors import InvalidQueryError
 from service.answer_types import AnswerType
 from service.candidates import QuestionForm, candidates, office_clash
 from service.citations import make_citation, verify
@@ -21,7 +20,8 @@ from service.conflicts import disagrees, same_answer
 from service.extraction import Candidate, clause_around, free_text_answer
 from service.phrases import anchor_closeness, local_phrase
 from service.retrieval import HybridRetriever, SentenceHit, content_words
-from service.schemas import NOT_BLANK, Alternative, Answer, Passage, Timings
+from service.questions import check_question
+from service.schemas import Alternative, Answer, Passage, Timings
 
 # Entity labels in a question that narrow it to something the articles must mention.
 _CONSTRAINT_LABELS = {"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "LAW"}
@@ -116,18 +116,7 @@ class Answerer:
         self.max_question_chars = max_question_chars
 
     def check_question(self, question: str) -> str:
-        q = " ".join(question.split())
-        if not re.search(NOT_BLANK, q):  # "\ufeff" too: the API's schema calls it blank
-            raise InvalidQueryError("The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'")
-        try:
-            q.encode("utf-8")
-        except UnicodeEncodeError:  # bytes that were not UTF-8, escaped by the shell's decoding
-            raise InvalidQueryError("The question is not valid UTF-8 text.") from None
-        if len(q) > self.max_question_chars:
-            raise InvalidQueryError(
-                f"The question is {len(q)} characters long; the limit is {self.max_question_chars}."
-            )
-        return q
+        return check_question(question, self.max_question_chars)
 
     def ask(self, question: str, top_k: int | None = None, allowed: np.ndarray | None = None) -> Answer:
         t0 = time.perf_counter()

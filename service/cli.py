@@ -1,4 +1,6 @@
-"""The ``sourced`` command: a thin layer over the engine. Errors become exit codes here, once."""
+"""The ``sourced`` command: a thin layer over the engine. Errors become exit codes at its edge
+(``cli_base.edge``), once. Commands of the packages above service/ register themselves through
+the ``sourced.commands`` entry points (``sourced eval``: ``eval/cli.py``)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,19 @@ import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from index.errors import SourcedError
+from service.cli_base import IndexDir, edge, load_settings
 from service.config import Settings
+from service.questions import check_question
+
+if TYPE_CHECKING:
+    from index.loaders import LoadResult
 
 app = typer.Typer(
     help="sourced: answers questions over news articles, with the exact sentence they came from.",
@@ -23,10 +29,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-IndexDir = Annotated[
-    Path | None,
-    typer.Option("--index-dir", envvar="SOURCED_INDEX_DIR", help="Index directory (default ./.sourced)."),
-]
 # Filters shared by `ask` and `search` (service/filters.py). Dates are checked by click, so a
 # typo is a usage error (exit 2) before any model loads.
 FromDate = Annotated[
@@ -49,36 +51,6 @@ Sources = Annotated[
         "match). Repeat for several."
     )),
 ]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(index_dir: Path | None, **overrides: Any) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if index_dir is not None:
-        values["index_dir"] = index_dir
-    try:
-        return Settings(**values)
-    except ValueError as exc:
-        raise SourcedError(f"Invalid settings: {exc}") from exc
-
-
-def _edge(func: F) -> F:
-    """Turn domain errors into a one-line message and their exit code; never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SourcedError as exc:
-            typer.secho(f"error: {exc.message}", fg="red", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.secho("interrupted: the index keeps every batch committed so far.", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _filters(start: dt.datetime | None, end: dt.datetime | None, sources: list[str] | None):
     from service.filters import Filters
 
@@ -92,7 +64,7 @@ def _engine(settings: Settings):  # imported lazily: loading torch costs seconds
 
 
 @app.command()
-@_edge
+@edge
 def index(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders of .txt .md .html .jsonl (default corpus/).")] = None,
     index_dir: IndexDir = None,
@@ -101,37 +73,64 @@ def index(
     model: Annotated[str | None, typer.Option(help="Embedding model name or path (default all-MiniLM-L6-v2).")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tiktoken tokens (default 192).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Overlap between chunks in tokens (default 48).")] = None,
+    strict: Annotated[bool, typer.Option(help=(
+        "Any skipped file is an error (exit 1): all files are checked first, and nothing is "
+        "indexed unless every one can be."
+    ))] = False,
+    undated_ok: Annotated[bool | None, typer.Option("--undated-ok", help=(
+        "Index a file whose published date is unreadable ('next tuesday'), more than a day "
+        "ahead or before 1900 without a date, instead of skipping it (it then drops out of "
+        "date-filtered questions). Also SOURCED_UNDATED_OK=1."
+    ))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new documents, replace changed ones, skip unchanged ones.
 
     Document ids are stable (from the file path, or a JSONL record's id or url), so indexing the
     same files twice creates no duplicates. Each batch is committed atomically: an interrupted
-    run keeps the previous index loadable. Example: sourced index corpus/ news.jsonl
+    run keeps the previous index loadable. Files that cannot be indexed (unsupported type, not
+    text, empty, a bad date or other metadata) are skipped and listed with the reason; the rest
+    are indexed. Example: sourced index corpus/ news.jsonl
     """
     from index.indexer import rebuild as rebuild_index
     from index.loaders import load_paths
 
-    settings = _settings(index_dir, model=model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    settings = load_settings(index_dir, model=model, chunk_tokens=chunk_tokens,
+                             chunk_overlap=chunk_overlap, undated_ok=undated_ok)
+    # Read and checked before the model loads: a --strict refusal costs no indexing.
+    loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok)
+    _echo_skipped(loaded)
+    if strict and loaded.problems:
+        raise SourcedError(
+            f"--strict: {len(loaded.problems)} skipped (listed above); nothing was indexed."
+        )
     engine = _engine(settings)
-    targets = paths or [settings.corpus_dir]
     if rebuild:
-        loaded = load_paths(targets)
         report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet)
-        report.problems = loaded.problems
     else:
-        report = engine.index_paths(targets, prune=prune, progress=not quiet)
-    for problem in report.problems:
-        typer.secho(f"skipped {problem.where}: {problem.reason}", fg="yellow", err=True)
+        report = engine.index_documents(loaded.documents, prune=prune, progress=not quiet)
+    undated = f" ({len(loaded.undated)} without their date)" if loaded.undated else ""
     typer.echo(
         f"{len(report.added)} added, {len(report.replaced)} replaced, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
-        f"in {report.seconds:.1f}s -> {settings.index_dir}"
+        f"{len(loaded.problems)} skipped, {len(report.removed)} removed{undated}; "
+        f"{report.chunks} chunks, {report.sentences} sentences in {report.seconds:.1f}s "
+        f"-> {settings.index_dir}"
     )
 
 
+def _echo_skipped(loaded: LoadResult) -> None:
+    """Each skipped file with its reason, and each file indexed without its date (stderr)."""
+    for problem in loaded.problems:
+        typer.secho(f"skipped {problem.where} ({problem.label}): {problem.reason}", fg="yellow", err=True)
+    for note in loaded.undated:
+        typer.secho(f"indexed {note.where} without a date: {note.reason}", fg="yellow", err=True)
+    if any(p.kind == "bad_date" for p in loaded.problems):
+        typer.secho("Fix those dates, or pass --undated-ok to index such files without a date.",
+                    fg="yellow", err=True)
+
+
 @app.command()
-@_edge
+@edge
 def remove(
     doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove.")],
     index_dir: IndexDir = None,
@@ -139,7 +138,7 @@ def remove(
     """Remove documents from the index by id (see `sourced documents`)."""
     from service.engine import Engine
 
-    settings = _settings(index_dir)
+    settings = load_settings(index_dir)
     unknown = Engine(settings).indexer.remove(doc_ids)
     for doc_id in unknown:
         typer.secho(f"not in the index: {doc_id}", fg="yellow", err=True)
@@ -149,7 +148,7 @@ def remove(
 
 
 @app.command()
-@_edge
+@edge
 def documents(
     index_dir: IndexDir = None,
     offset: Annotated[int, typer.Option(min=0)] = 0,
@@ -158,7 +157,7 @@ def documents(
     """List indexed documents (id, title, characters), as JSON lines."""
     from index.store import IndexStore
 
-    store = IndexStore.open(_settings(index_dir).index_dir)
+    store = IndexStore.open(load_settings(index_dir).index_dir)
     try:
         for row in store.list_documents(offset, limit):
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -167,7 +166,7 @@ def documents(
 
 
 @app.command()
-@_edge
+@edge
 def ask(
     question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one question per line from stdin.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (JSON Lines for stdin).")] = False,
@@ -188,8 +187,11 @@ def ask(
       printf 'Who is the spokesman?\\nWhen did talks open?\\n' | sourced ask --json
     """
     logging.basicConfig(level=logging.WARNING)
+    settings = load_settings(index_dir)
+    if question is not None:  # before the model loads: a mistake is answered at once
+        check_question(question, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(_settings(index_dir))
+    engine = _engine(settings)
     engine.start(build_if_missing=True)
     if question is not None:
         answer = engine.ask(question, top_k, filters)
@@ -205,7 +207,7 @@ def ask(
 
 
 @app.command()
-@_edge
+@edge
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages (default 5).")] = None,
@@ -219,14 +221,16 @@ def search(
 
     Example: sourced search "coalition withdrawal talks" --from 2024-02-01 --source example.com
     """
-    from service.api.schemas import SearchResults
-
     logging.basicConfig(level=logging.WARNING)
+    settings = load_settings(index_dir)
+    check_question(query, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(_settings(index_dir))
+    engine = _engine(settings)
     engine.start(build_if_missing=True)
     passages = engine.search(query, k, filters)
     if as_json:
+        from service.api.schemas import SearchResults
+
         results = SearchResults(query=query, count=len(passages), passages=passages)
         typer.echo(results.model_dump_json())
         return
@@ -273,74 +277,8 @@ def _human(answer: Any) -> str:
     return "\n".join(lines)
 
 
-@app.command("eval")
-@_edge
-def evaluate(
-    questions: Annotated[Path | None, typer.Argument(help=(
-        "JSONL: id, question, answers, answerable, answer_type, evidence (default "
-        "eval/seed_dev.jsonl when no --dataset is given)."
-    ))] = None,
-    datasets: Annotated[list[str] | None, typer.Option("--dataset", metavar="NAME", help=(
-        "realtimeqa (dev questions over the news corpus, with and without a date window) or rgb "
-        "(RGB en_fact, true vs edited-false passages). Repeat for both."
-    ))] = None,
-    data: Annotated[Path | None, typer.Option(help="RealTime QA folder (default ../shared/datasets/realtimeqa).")] = None,
-    rgb_data: Annotated[Path | None, typer.Option(help="RGB en_fact folder (default ../shared/datasets/rgb_en_fact).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the JSON files.")] = Path("eval/out"),
-    report: Annotated[Path | None, typer.Option(help="The HTML report (default OUT/report.html).")] = None,
-    window_days: Annotated[int, typer.Option(min=1, max=366, help="RealTime QA date window: days up to and including the question date.")] = 7,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions of each dataset.")] = None,
-    index_dir: IndexDir = None,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
-) -> None:
-    """Measure answer accuracy, EM/F1, citations, abstention, retrieval, conflicts and latency.
-
-    Writes OUT/report.json and a self-contained HTML report (OUT/report.html). With --dataset
-    realtimeqa the index defaults to ./.sourced.realtimeqa, built from the corpus if missing.
-
-      sourced eval eval/seed_dev.jsonl
-
-      sourced eval --dataset realtimeqa --dataset rgb --report eval/out/report.html
-    """
-    from eval.report import write_html
-    from eval.run import load_questions, write_report
-    from eval.suite import Datasets, run_suite, write_json
-
-    logging.basicConfig(level=logging.WARNING)
-    names = list(dict.fromkeys(datasets or []))
-    for name in names:
-        if name not in ("realtimeqa", "rgb"):
-            raise typer.BadParameter(f"unknown dataset {name!r}: use realtimeqa or rgb", param_hint="--dataset")
-    if questions is None and not names:
-        questions = Path("eval/seed_dev.jsonl")
-    chosen = Datasets(window_days=window_days, realtimeqa_dir=data)
-    if questions is not None:
-        if not questions.is_file():
-            raise SourcedError(f"No question file at {questions}.")
-        try:
-            chosen.file = (questions.stem, load_questions(questions)[:limit])
-        except ValueError as exc:
-            raise SourcedError(str(exc)) from exc
-    if "realtimeqa" in names:  # the data is read before any model loads: a bad path fails fast
-        from eval.realtimeqa import load_questions as load_realtimeqa
-
-        chosen.realtimeqa = load_realtimeqa(data, limit)
-        index_dir = index_dir or Path(".sourced.realtimeqa")  # not the seed corpus's index
-    if "rgb" in names:
-        from eval.rgb import load_questions as load_rgb
-
-        chosen.rgb = load_rgb(rgb_data, limit)
-    suite = run_suite(_settings(index_dir), chosen, "sourced " + " ".join(sys.argv[1:]), top_k,
-                      echo=typer.echo)
-    if chosen.file is not None:  # the per-file outputs, as before the suite existed
-        paths = write_report(suite.runs[0].report, out)
-        typer.echo(f"wrote {paths[0]} and {paths[1]}")
-    typer.echo(f"wrote {write_json(suite, out / 'report.json')} and "
-               f"{write_html(suite, report or out / 'report.html')}")
-
-
 @app.command()
-@_edge
+@edge
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
@@ -359,7 +297,7 @@ def serve(
     from service.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    settings = _settings(index_dir)
+    settings = load_settings(index_dir)
     engine = _engine(settings)
     typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
     engine.start(build_if_missing=True, progress=False)  # here, so errors are one line, not a traceback
@@ -369,6 +307,17 @@ def serve(
         uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
     finally:
         engine.close()
+
+
+def _register_commands() -> None:
+    """Add the commands other packages declare (``[project.entry-points."sourced.commands"]``
+    in pyproject.toml: a ``register(app)`` function each). Their modules must import little:
+    this runs on every start, ``--help`` included."""
+    for entry_point in entry_points(group="sourced.commands"):
+        entry_point.load()(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -6,13 +6,16 @@ Built by the app factory and the CLI, never at import, so tests pass ``Settings(
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.chunking import ChunkSettings
 from index.embedding import DEFAULT_MODEL
+from service.questions import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:  # index.chunking imports spaCy, and spaCy torch: seconds a bad input never waits
+    from index.chunking import ChunkSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +40,11 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=192, ge=8, le=2048)
     chunk_overlap: int = Field(default=48, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
-    max_question_chars: int = Field(default=1000, ge=10)
+    max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=10)
+    undated_ok: bool = Field(
+        default=False, description="Index files whose published value is no usable date "
+        "(unreadable, more than a day ahead, before 1900) without a date, instead of skipping them.",
+    )
     api_key: SecretStr | None = None
     protect_reads: bool = Field(
         default=False, description="Reads (/ask, /search, /documents) need the API key too."
@@ -45,6 +52,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_500_000, ge=1_000, description="Larger bodies get 413.")
     rate_limit_per_minute: int = Field(
         default=120, ge=0, description="Requests per client IP per minute (burst too); 0 = off."
+    )
+    # A program on the same machine (a batch client, a test) is the user, not a stranger.
+    rate_limit_loopback: bool = Field(
+        default=False, description="Limit loopback clients (127.0.0.0/8, ::1) too.",
     )
 
     @model_validator(mode="after")
@@ -57,4 +68,6 @@ class Settings(BaseSettings):
 
     @property
     def chunk_settings(self) -> ChunkSettings:
+        from index.chunking import ChunkSettings
+
         return ChunkSettings(self.chunk_tokens, self.chunk_overlap, self.encoding)

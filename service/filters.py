@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import weakref
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ import numpy as np
 from index.cleaning import source_from_url
 from index.errors import InvalidFilterError
 from index.store import Snapshot
+from service.questions import NOT_BLANK
 
 NO_DATE = 0  # ``published`` ordinal of a document without a (readable) date; real ones are >= 1
 
@@ -40,21 +42,34 @@ def normalize_source(value: str) -> str:
     return text
 
 
-def parse_date(value: str | dt.date, name: str) -> dt.date:
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: object, name: str) -> dt.date:
     """An ISO date (``YYYY-MM-DD``); ``name`` is the parameter, for the error message."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = value.strip()
+    text = value.strip() if isinstance(value, str) else ""
     try:
-        if len(text) != 10:
+        if not ISO_DATE.fullmatch(text):  # fromisoformat alone takes "2022-W01-1" and "20220101"
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidFilterError(
-            f"{name} is not a date: {value[:40]!r}. Use an ISO date, YYYY-MM-DD (e.g. 2022-01-31)."
+            f"{name} is not a date: {str(value)[:40]!r}. Use an ISO date, YYYY-MM-DD "
+            "(e.g. 2022-01-31)."
         ) from None
+
+
+def source_key(value: object) -> str:
+    """The normalised form of a source filter; ``InvalidFilterError`` when it names nothing."""
+    if not isinstance(value, str) or not re.search(NOT_BLANK, value):
+        raise InvalidFilterError(
+            f"Empty source {str(value)[:60]!r}: name a publisher, e.g. 'cnn.com'."
+        )
+    return normalize_source(value)
 
 
 @dataclass(frozen=True)
@@ -86,11 +101,7 @@ class Filters:
             object.__setattr__(self, "sources", (self.sources,))
         normalized: list[str] = []
         for raw in self.sources:
-            source = normalize_source(raw) if isinstance(raw, str) else ""
-            if not source:
-                raise InvalidFilterError(
-                    f"Empty source {str(raw)[:60]!r}: name a publisher, e.g. 'cnn.com'."
-                )
+            source = source_key(raw)
             if source not in normalized:
                 normalized.append(source)
         object.__setattr__(self, "sources", tuple(normalized))

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-# Something ``str.split()`` and ``str.strip()`` keep, and that ECMA-262's ``\s`` does not call
-# blank either: Python's ``\s`` has U+001C-U+001F and U+0085 (NEL), ECMA's has U+FEFF. Spelled
-# out so that Python's ``re`` and JSON Schema validators (ECMA-262, Rust) read it the same way.
-NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
-
 
 class Citation(BaseModel):
     """A verified quote: ``document.text[char_start:char_end] == quote``."""

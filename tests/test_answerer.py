@@ -69,7 +69,7 @@ def test_empty_question_is_refused(engine, bad):
 
 
 def test_overlong_question_is_refused(engine):
-    with pytest.raises(InvalidQueryError, match="limit is 1000"):
+    with pytest.raises(InvalidQueryError, match="limit is 1,000"):
         engine.ask("why " * 400)
 
 

@@ -38,18 +38,17 @@ LIBRARY = {
     "text": "The Springfield council voted on Tuesday to approve a library budget.\n\n"
     "The mayor said the library would open in March 2025.",
 }
+EMPTY = "The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'"
 BAD_QUESTIONS = [  # body, code, detail: all 422
-    ({"question": ""}, "invalid_request", "question: String should have at least 1 character"),
-    ({"question": " \t\n "}, "invalid_query",
-     "The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'"),
+    # Empty and blank are one mistake: one code, one sentence (the CLI's too).
+    ({"question": ""}, "empty_question", EMPTY),
+    ({"question": " \t\n "}, "empty_question", EMPTY),
     # Python keeps U+FEFF in ``str.split()``; the schema calls it blank, and so must the server,
     # also when the filters leave no article (a schema fuzz run found it answered with a 200).
-    ({"question": "\ufeff \x1c"}, "invalid_query",
-     "The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'"),
-    ({"question": "\ufeff", "sources": ["nowhere.example"]}, "invalid_query",
-     "The question is empty. Ask something, e.g. 'How many US troops are in Iraq?'"),
-    ({"question": "x" * 1001}, "invalid_request",
-     "question: String should have at most 1000 characters"),
+    ({"question": "\ufeff \x1c"}, "empty_question", EMPTY),
+    ({"question": "\ufeff", "sources": ["nowhere.example"]}, "empty_question", EMPTY),
+    ({"question": "x" * 1234}, "question_too_long",
+     "The question is 1,234 characters long; the limit is 1,000. Ask it in fewer words."),
     ({"question": "Why?", "top_k": 0}, "invalid_request",
      "top_k: Input should be greater than or equal to 1"),
     ({"question": "Why?", "top_k": 51}, "invalid_request",
@@ -146,14 +145,16 @@ def test_no_json_body_makes_a_5xx(client, body):
     assert response.status_code in (200, 422)
 
 
-@pytest.mark.parametrize(("params", "detail"), [
-    ({"q": ""}, "q: String should have at least 1 character"),
-    ({}, "q: Field required"),
-    ({"q": "Why?", "top_k": "ten"},
+@pytest.mark.parametrize(("params", "code", "detail"), [
+    ({"q": ""}, "empty_question", EMPTY),
+    ({"q": "x" * 1001}, "question_too_long",
+     "The question is 1,001 characters long; the limit is 1,000. Ask it in fewer words."),
+    ({}, "invalid_request", "q: Field required"),
+    ({"q": "Why?", "top_k": "ten"}, "invalid_request",
      "top_k: Input should be a valid integer, unable to parse string as an integer"),
 ])
-def test_bad_get_ask_is_422(client, params, detail):
-    assert_error(client.get("/ask", params=params), 422, "invalid_request", detail)
+def test_bad_get_ask_is_422(client, params, code, detail):
+    assert_error(client.get("/ask", params=params), 422, code, detail)
 
 
 def test_malformed_json_wrong_type_and_oversize_bodies(client):
@@ -254,6 +255,9 @@ def test_add_replace_delete_and_restart(writer, tmp_path, nlp):
     blank = writer.post("/documents", json={**LIBRARY, "title": "  "}, headers=KEY)
     assert_error(blank, 422, "invalid_request",
                  "title: String should have at least one character that is not a space")
+    undated = writer.post("/documents", json={**LIBRARY, "published": "next tuesday"}, headers=KEY)
+    assert_error(undated, 422, "bad_date",  # never stored silently without its date
+                 "document: published 'next tuesday' is not a date (write it as YYYY-MM-DD)")
     assert writer.delete("/documents/harbour", headers=KEY).status_code == 204
     assert_error(writer.get("/documents/harbour"), 404, "document_not_found")
     assert_error(writer.delete("/documents/harbour", headers=KEY), 404, "document_not_found",

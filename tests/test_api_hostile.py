@@ -70,7 +70,7 @@ def test_bodies_that_are_not_json_text(client):
             response = client.post(path, content=body, headers=headers)
             assert_error(response, 400, "invalid_json")
     assert_error(client.post("/ask", content=b'{"question": "why \\ud800"}', headers=JSON_HEADERS),
-                 422, "invalid_request")  # a lone surrogate could never be written back out
+                 422, "invalid_query")  # a lone surrogate could never be written back out
     assert_error(client.post("/ask", json={"question": "Why?", "top_k": True}), 422,
                  "invalid_request", "top_k: Input should be a valid integer")
     huge = b"x" * 2_600_000
@@ -87,7 +87,7 @@ def test_control_characters_long_tokens_and_bad_bytes_in_questions(client):
             assert response.headers["content-type"] == "application/json"
             assert response.headers["x-content-type-options"] == "nosniff"
         assert client.post("/ask", json={"question": question}).json()["question"] == question
-    assert_error(client.post("/ask", json={"question": "x" * 1001}), 422, "invalid_request")
+    assert_error(client.post("/ask", json={"question": "x" * 1001}), 422, "question_too_long")
     assert client.get("/ask?q=%FF%FE%00caf%E9").status_code == 200  # percent-encoded, not UTF-8
     for query in (b"q=\xff\xfe%ff\xc3", b"q=\x00\x01%00", b"q=%ED%A0%80", b"q=a&q=b&k=\xc3"):
         for path in ("/ask", "/search"):
@@ -135,7 +135,7 @@ def test_duplicate_ids_replace_and_empty_articles_are_refused(client):
     assert client.get("/documents").json()["count"] == before + 1
     assert client.get("/ready").json()["documents"] == before + 1
     for text, code in (("", "invalid_request"), (" \n\t ", "invalid_request"),
-                       ("\x00\x01\ufeff", "invalid_request"), ("Advertisement", "bad_document")):
+                       ("\x00\x01\ufeff", "invalid_request"), ("Advertisement", "empty_document")):
         response = client.post("/documents", json={"title": "Empty", "text": text}, headers=KEY)
         assert_error(response, 422, code)
 
@@ -178,7 +178,7 @@ def test_blank_means_the_same_to_the_server_and_to_the_schema():
     either calls blank must be blank to both (U+0085 once passed the schema and got a 422)."""
     import re
 
-    from service.schemas import NOT_BLANK
+    from service.questions import NOT_BLANK
 
     ecma_space = set("\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff")
     ecma_space |= {chr(c) for c in range(0x2000, 0x200B)}

@@ -166,6 +166,14 @@ def test_unknown_document_and_empty_question_show_messages(page, base_url):
     assert page.inner_text("[role=alert]") == "Type a question first."
 
 
+def test_an_overlong_question_gets_a_sentence_not_a_validator_message(page, base_url):
+    page.goto(f"{base_url}/?q={'x' * 1234}")  # a link can carry what the input's maxlength stops
+    page.wait_for_selector("[role=alert]", timeout=30_000)
+    assert page.inner_text("[role=alert]") == (
+        "The question is 1,234 characters long; the limit is 1,000. Ask it in fewer words."
+    )
+
+
 def test_filters_are_sent_with_the_question_and_kept_in_the_link(page, base_url):
     page.goto(base_url)
     assert not page.locator("#published-from").is_visible()  # collapsed until asked for

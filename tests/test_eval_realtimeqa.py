@@ -17,8 +17,8 @@ from service.config import Settings
 from service.engine import Engine
 from service.schemas import Answer
 
-NEW = "https://www.example-news.com/2099/01/05/council-buses/index.html"
-OLD = "https://www.example-news.com/2098/11/02/council-buses-plan"
+NEW = "https://www.example-news.com/2019/01/05/council-buses/index.html"
+OLD = "https://www.example-news.com/2018/11/02/council-buses-plan"
 QUIZ = "https://www.example-news.com/quiz/this-week"
 
 
@@ -27,10 +27,10 @@ def _article(url: str, text: str, date: str | None, title: str | None = "Council
 
 
 def _question(qid: str, sentence: str, choices: list[str], answer: int, gold: list[str],
-              date: str = "2099/01/07") -> dict:
+              date: str = "2019/01/07") -> dict:
     return {"question_id": qid, "question_date": date, "question_source": "CNN",
             "question_url": QUIZ, "question_sentence": sentence, "choices": choices,
-            "answer": [str(answer)], "evidence": "", "week": "20990108",
+            "answer": [str(answer)], "evidence": "", "week": "20190108",
             "answer_text": choices[answer], "gold_urls": gold}
 
 
@@ -41,23 +41,23 @@ def dataset(tmp_path: Path) -> Path:
     new = "The city council approved 40 new electric buses on Monday, the mayor said."
     old = "The city council approved 25 new electric buses in a first vote, officials said."
     gcs = [
-        {"question_id": "20990108_1", "search_result": [
-            _article(NEW + "?utm=x", new, "2099/01/05"),
+        {"question_id": "20190108_1", "search_result": [
+            _article(NEW + "?utm=x", new, "2019/01/05"),
             _article(NEW + "/", new + " More to come.", None, title=None),  # longer, undated copy
-            _article(OLD, old, "2098/11/02"),
-            _article(QUIZ, "Quiz: which council approved 40 buses?", "2099/01/07"),
-            _article("https://www.example-news.com/empty", "  ", "2099/01/01"),
+            _article(OLD, old, "2018/11/02"),
+            _article(QUIZ, "Quiz: which council approved 40 buses?", "2019/01/07"),
+            _article("https://www.example-news.com/empty", "  ", "2019/01/01"),
         ]},
     ]
-    (root / "corpus" / "20990108_gcs.jsonl").write_text(
+    (root / "corpus" / "20190108_gcs.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in gcs), encoding="utf-8")
     (root / "exclude_quiz_pages.txt").write_text(QUIZ + "\n", encoding="utf-8")
     questions = [
-        _question("20990108_1", "How many electric buses did the city council approve this week?",
+        _question("20190108_1", "How many electric buses did the city council approve this week?",
                   ["12", "40", "25", "60"], 1, [NEW + "/"]),
-        _question("20990108_2", "The council's buses will run on all of these routes except:",
+        _question("20190108_2", "The council's buses will run on all of these routes except:",
                   ["A", "B", "C", "D"], 2, []),
-        _question("20990108_3", "Which city won the award?", ["Oslo", "Rome", "Lima", "Kyiv"], 0,
+        _question("20190108_3", "Which city won the award?", ["Oslo", "Rome", "Lima", "Kyiv"], 0,
                   ["https://elsewhere.example.org/award"]),
     ]
     (root / "dev.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions),
@@ -67,12 +67,12 @@ def dataset(tmp_path: Path) -> Path:
 
 def test_questions_are_read_as_open_qa(dataset: Path) -> None:
     qs = rtqa.load_questions(dataset)
-    assert [q.id for q in qs] == ["20990108_1", "20990108_2", "20990108_3"]
+    assert [q.id for q in qs] == ["20190108_1", "20190108_2", "20190108_3"]
     first = qs[0]
     assert first.answers == ["40"] and first.answerable
     assert first.answer_type == "number"  # read from the question by our classifier
     assert first.gold_urls == [NEW]  # normalised: the trailing slash is gone
-    assert first.question_date == dt.date(2099, 1, 7)
+    assert first.question_date == dt.date(2019, 1, 7)
     assert [q.upstream_skip for q in qs] == [False, True, False]  # "... except:" as upstream
     assert len(rtqa.load_questions(dataset, limit=2)) == 2
 
@@ -96,12 +96,12 @@ def test_corpus_is_deduplicated_without_quiz_pages_or_empty_texts(dataset: Path)
 
 
 def test_date_window_is_the_week_up_to_the_question_date() -> None:
-    window = rtqa.date_window(dt.date(2099, 1, 7))
-    assert (window.published_from, window.published_to) == (dt.date(2099, 1, 1),
-                                                            dt.date(2099, 1, 7))
-    assert rtqa.date_window(dt.date(2099, 1, 7), days=1).published_from == dt.date(2099, 1, 7)
+    window = rtqa.date_window(dt.date(2019, 1, 7))
+    assert (window.published_from, window.published_to) == (dt.date(2019, 1, 1),
+                                                            dt.date(2019, 1, 7))
+    assert rtqa.date_window(dt.date(2019, 1, 7), days=1).published_from == dt.date(2019, 1, 7)
     with pytest.raises(ValueError):
-        rtqa.date_window(dt.date(2099, 1, 7), days=0)
+        rtqa.date_window(dt.date(2019, 1, 7), days=0)
     assert doctest.testmod(rtqa).failed == 0
 
 
@@ -156,7 +156,7 @@ def test_the_window_keeps_old_articles_out_of_answers_and_rankings(dataset: Path
     plain, windowed = realtimeqa_runs(engine, questions, window_days=7, progress=False)
     row = windowed.report.rows[0]
     assert row.predicted == "40" and row.correct and row.em == 1.0
-    assert row.published == "2099-01-05"  # the only article inside 2099-01-01..2099-01-07
+    assert row.published == "2019-01-05"  # the only article inside 2019-01-01..2019-01-07
     assert row.article_rank == 1 and windowed.report.summary.article_hit_at_1 == 1.0
     assert plain.report.rows[0].gold_in_index is True
     engine.close()

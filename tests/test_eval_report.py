@@ -4,6 +4,7 @@ and the `sourced eval` command that writes them (fake embedder)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -104,3 +105,19 @@ def test_sourced_eval_rejects_an_unknown_dataset(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["eval", "--dataset", "squad"])
     assert result.exit_code == 2 and "unknown dataset 'squad'" in result.output
+
+
+def test_sourced_eval_without_the_eval_extra_says_how_to_install_it(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import eval as eval_package
+
+    for name in ("report", "plots"):  # as if never imported, with matplotlib never installed
+        monkeypatch.delitem(sys.modules, f"eval.{name}", raising=False)
+        monkeypatch.delattr(eval_package, name, raising=False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = CliRunner().invoke(app, ["eval", "--dataset", "rgb", "--rgb-data", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        "error: The HTML report needs matplotlib, which the eval extra installs: "
+        "pip install -e '.[eval]' (in the sourced checkout)."
+    )  # at once: before any data is read or model loaded, and without a traceback

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from index.errors import DocumentFormatError, InvalidDocumentIdError
+from index.errors import BadDateError, DocumentFormatError, InvalidDocumentIdError
 from index.loaders import (
     SUPPORTED_SUFFIXES,
     FieldMap,
@@ -193,7 +195,9 @@ def test_html_without_article_text_is_a_problem(tmp_path):
     path = write(tmp_path / "empty.htm", "<html><head><title>x</title></head><body></body></html>")
     result = load_file(path)
     assert result.documents == []
-    assert result.problems == [LoadProblem(str(path), "no article text found in the HTML")]
+    assert result.problems == [
+        LoadProblem(str(path), "no article text found in the HTML", "empty_document")
+    ]
 
 
 # ---------------------------------------------------------------------------- .jsonl
@@ -301,9 +305,10 @@ def test_directory_walk_ids_order_and_skips(tmp_path):
     write(root / "a.txt", "A.\n")
     write(root / ".hidden.txt", "hidden\n")
     write(root / ".git" / "x.txt", "hidden dir\n")
-    write(root / "notes.pdf", "unsupported, skipped silently\n")
+    pdf = write(root / "notes.pdf", "unsupported: reported, not indexed\n")
     result = load_paths([root])
-    assert result.problems == []
+    assert result.problems == [LoadProblem(str(pdf), f"unsupported file type '.pdf'; supported: "
+                                           f"{', '.join(SUPPORTED_SUFFIXES)}", "unsupported_type")]
     assert [d.doc_id for d in result.documents] == ["a", "b", "world--iraq-talks"]
 
 
@@ -339,10 +344,14 @@ def test_deep_path_ids_stay_valid(tmp_path):
     assert is_valid_doc_id(doc.doc_id)
 
 
-def test_unsupported_suffix_and_missing_path_raise(tmp_path):
+def test_an_unsupported_file_named_is_skipped_and_a_missing_path_raises(tmp_path):
     pdf = write(tmp_path / "paper.pdf", "x")
-    with pytest.raises(DocumentFormatError, match=r"unsupported file type '\.pdf'.*\.jsonl"):
-        load_paths([pdf])
+    txt = write(tmp_path / "a.txt", "A.\n")
+    result = load_paths([pdf, txt])  # one bad file never stops the others
+    assert [d.doc_id for d in result.documents] == ["a"]
+    [problem] = result.problems
+    assert problem.kind == "unsupported_type" and problem.where == str(pdf)
+    assert re.match(r"unsupported file type '\.pdf'.*\.jsonl", problem.reason)
     with pytest.raises(DocumentFormatError, match="unsupported"):
         load_file(pdf)
     with pytest.raises(DocumentFormatError, match="no such file"):
@@ -354,7 +363,7 @@ def test_empty_file_is_a_problem_in_bulk(tmp_path):
     path = write(tmp_path / "f" / "empty.txt", "\n  \n\t\n")
     result = load_paths([tmp_path / "f"])
     assert result.documents == []
-    assert result.problems == [LoadProblem(str(path), "no text left after cleaning")]
+    assert result.problems == [LoadProblem(str(path), "no text left after cleaning", "empty_document")]
 
 
 # ---------------------------------------------------------------------------- clean_text
@@ -427,16 +436,99 @@ def test_clean_text_is_idempotent(text):
         ("Fri, 19 Aug 2022 10:00:00 GMT", "2022-08-19"),
         (dt.datetime(2022, 8, 19, 10, 0), "2022-08-19"),
         (dt.date(2022, 8, 19), "2022-08-19"),
-        ("2022", None),  # no month or day: not invented
-        ("Aug 2022", None),
-        ("yesterday", None),
-        ("", None),
-        (2022, None),
+        ("", None),  # no value is no date, not a bad one
+        ("  ", None),
     ],
 )
 def test_published_is_normalised(value, expected):
     doc = document_from_record({"id": "x", "text": "t", "published": value}, where="f:1")
     assert doc.published == expected
+
+
+TOMORROW = dt.date.today() + dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("next tuesday", "published 'next tuesday' is not a date (write it as YYYY-MM-DD)"),
+        ("2022", "published '2022' is not a date (write it as YYYY-MM-DD)"),  # not invented
+        ("Aug 2022", "published 'Aug 2022' is not a date (write it as YYYY-MM-DD)"),
+        (2022, "published 2022 is not a date (write it as YYYY-MM-DD)"),
+        ("2999-01-01", "published 2999-01-01 is more than a day in the future"),
+        ("1850-03-01", "published 1850-03-01 is before 1900"),
+    ],
+)
+def test_a_published_value_that_is_no_usable_date_is_refused_or_dropped(value, reason):
+    record = {"id": "x", "text": "t", "published": value}
+    with pytest.raises(BadDateError) as refused:
+        document_from_record(record, where="f.jsonl:1")
+    assert refused.value.message == f"f.jsonl:1: {reason}"
+    bad_dates: list[str] = []
+    doc = document_from_record(record, where="f.jsonl:1", bad_dates=bad_dates)
+    assert doc.published is None and bad_dates == [reason]
+
+
+def test_tomorrow_is_not_the_future_yet():  # somewhere it is already tomorrow
+    doc = document_from_record({"id": "x", "text": "t", "published": TOMORROW.isoformat()},
+                               where="f:1")
+    assert doc.published == TOMORROW.isoformat()
+
+
+def test_bad_dates_skip_the_file_unless_undated_ok(tmp_path):
+    md = write(tmp_path / "c" / "talks.md", "---\npublished: next tuesday\n---\nTalks.\n")
+    write_jsonl(tmp_path / "c" / "feed.jsonl", [{"id": "old", "text": "Old.", "published": "1850-03-01"},
+                                                {"id": "new", "text": "New.", "published": "2022-01-05"}])
+    strict = load_paths([tmp_path / "c"])
+    assert [d.doc_id for d in strict.documents] == ["new"]
+    assert [(p.where, p.kind) for p in strict.problems] == [
+        (f"{tmp_path / 'c' / 'feed.jsonl'}:1", "bad_date"), (str(md), "bad_date")]
+    lenient = load_paths([tmp_path / "c"], undated_ok=True)
+    assert {d.doc_id: d.published for d in lenient.documents} == {
+        "old": None, "new": "2022-01-05", "talks": None}
+    assert lenient.problems == []
+    assert [p.reason for p in lenient.undated] == [
+        "published 1850-03-01 is before 1900",
+        "published 'next tuesday' is not a date (write it as YYYY-MM-DD)"]
+
+
+# ---------------------------------------------------------------------------- what is text
+
+
+def test_binary_and_undecodable_files_are_skipped_never_indexed(tmp_path):
+    folder = tmp_path / "mixed"
+    write(folder / "good.txt", "Good\nThe bridge reopened.\n")
+    (folder / "nul.txt").write_bytes(b"Looks like text\x00\x00\x01\x02 but is not")
+    # Nearly any bytes decode as Windows-1252: these must still not count as text.
+    noise = bytes(b for b in os.urandom(8000) if b)[:3000]
+    (folder / "noise.md").write_bytes(noise)
+    (folder / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (folder / "blob.jsonl").write_bytes(b"\x00" * 100 + b"\n" * 50)
+    result = load_paths([folder])
+    assert [d.doc_id for d in result.documents] == ["good"]
+    reasons = {Path(p.where).name: (p.kind, p.reason) for p in result.problems}
+    assert reasons == {
+        "blob.jsonl": ("not_text", "it holds NUL bytes (a binary file?)"),
+        "image.html": ("not_text", "it holds NUL bytes (a binary file?)"),
+        "noise.md": ("not_text", "its bytes are neither UTF-8 nor Windows-1252 text "
+                                 "(if it is text, save it as UTF-8)"),
+        "nul.txt": ("not_text", "it holds NUL bytes (a binary file?)"),
+    }
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_read_in_its_encoding(tmp_path, codec):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("Caf\u00e9 talks\nThe bridge reopened.\n".encode(codec))
+    assert only_document(load_file(path)).text == "Caf\u00e9 talks\nThe bridge reopened."
+
+
+def test_a_byte_order_mark_that_lies_is_not_text(tmp_path):
+    path = tmp_path / "liar.txt"
+    path.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # UTF-16 LE mark, then a lone surrogate
+    [problem] = load_file(path).problems
+    assert (problem.kind, problem.reason) == (
+        "not_text", "it starts with a UTF-16 byte-order mark but is not UTF-16")
 
 
 @pytest.mark.parametrize(

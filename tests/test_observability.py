@@ -128,7 +128,23 @@ def test_metrics_count_requests_by_route_and_answers_by_outcome(tmp_path, nlp):
 def test_exposition_escapes_labels_and_bounds_methods():
     metrics = Metrics()
     metrics.observe_request("BREW", 'a"b\\c\nd', 418, 0.002)
-    text = metrics.render()
-    assert 'sourced_requests_total{method="other",path="a\\"b\\\\c\\nd",status="418"} 1' in text
+    body, content_type = metrics.render()
+    text = body.decode()
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert 'sourced_requests_total{method="other",path="a\\"b\\\\c\\nd",status="418"} 1.0' in text
     assert "sourced_index_documents" not in text  # no index loaded: no gauges
     parse_metrics(text)
+
+
+def test_each_app_counts_its_own_requests(tmp_path, nlp):
+    """Apps built in one process (tests, several servers) never share or clash on a metric."""
+    engine = Engine(settings_for(tmp_path), nlp=nlp)
+    with TestClient(create_app(engine.settings, engine)) as one, \
+            TestClient(create_app(engine.settings, engine)) as two:
+        one.get("/documents")
+        one.get("/documents")
+        two.get("/documents")
+        counts = [sample(parse_metrics(c.get("/metrics").text), "sourced_requests_total",
+                         method="GET", path="/documents", status="200") for c in (one, two)]
+    engine.close()
+    assert counts == [2, 1]

@@ -19,3 +19,9 @@ def test_ci_runs_the_readme_test_command_verbatim():
     _, test = _commands()
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
+
+
+def test_the_cpu_torch_instruction_names_the_pinned_version():
+    readme = (ROOT / "README.md").read_text()
+    pin = re.search(r'"(torch==[^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert f"pip install {pin} --index-url https://download.pytorch.org/whl/cpu" in readme

@@ -125,6 +125,33 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path, nlp):
     engine.close()
 
 
+def test_a_program_on_the_same_machine_is_not_throttled_unless_asked(tmp_path, nlp):
+    client, engine = make_client(tmp_path, nlp, rate_limit_per_minute=3)
+    with client:
+        for host in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+            local = TestClient(client.app, client=(host, 40000))
+            assert [local.get("/documents").status_code for _ in range(5)] == [200] * 5, host
+        stranger = TestClient(client.app, client=("198.51.100.23", 40000))
+        assert [stranger.get("/documents").status_code for _ in range(4)] == [200] * 3 + [429]
+    engine.close()
+    client, engine = make_client(tmp_path, nlp, rate_limit_per_minute=3, rate_limit_loopback=True)
+    with client:
+        local = TestClient(client.app, client=("127.0.0.1", 40000))
+        limited = [local.get("/documents") for _ in range(4)][-1]
+        assert_error(limited, 429, "rate_limited",
+                     "Too many requests: the limit is 3 a minute per client. Retry in 20 s.")
+    engine.close()
+
+
+def test_openapi_states_the_rate_limit_and_who_is_exempt(tmp_path, nlp):
+    spec = create_app(settings_for(tmp_path)).openapi()
+    for path in ("/ask", "/search"):
+        described = spec["paths"][path]["get"]["responses"]["429"]
+        assert "SOURCED_RATE_LIMIT_PER_MINUTE (default 120" in described["description"]
+        assert "Loopback clients (127.0.0.0/8, ::1) are not limited" in described["description"]
+        assert "Retry-After" in described["headers"]
+
+
 def test_token_buckets_refill_and_forget():
     now = [0.0]
     buckets = TokenBuckets(per_minute=2, max_keys=2, clock=lambda: now[0])

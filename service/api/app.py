@@ -63,14 +63,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = None
-    app.state.metrics = metrics.Metrics()
+    app.state.metrics = metrics.Metrics(index_counts=lambda: _index_counts(app))
     _add_routes(app, settings)
     add_error_handlers(app)
     _add_web(app)
     # The last added runs first: log and count everything (413s and 429s too), add the security
     # headers, then rate-limit, then cap bodies.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute,
+                       limit_loopback=settings.rate_limit_loopback)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=app.state.metrics)
     return app
@@ -85,6 +86,11 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router, **guard)
     app.include_router(metrics.router, **guard)
     app.include_router(health.router)
+
+
+def _index_counts(app: FastAPI) -> dict[str, int] | None:
+    engine = app.state.engine
+    return engine.counts() if engine is not None and engine.ready else None
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -20,7 +20,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from index.errors import SourcedError
-from service.api.schemas import ErrorBody
+from service.api.schemas import DOMAIN_ERROR, ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is over the size limit.",
     415: "The body is not JSON.",
     422: "A parameter or body field is invalid.",
-    429: "Too many requests from this client: wait Retry-After seconds.",
+    429: "Too many requests from this client IP: over SOURCED_RATE_LIMIT_PER_MINUTE (default "
+         "120 a minute, in bursts of as many). Loopback clients (127.0.0.0/8, ::1) are not "
+         "limited unless SOURCED_RATE_LIMIT_LOOPBACK is set. Wait Retry-After seconds.",
     503: "The index is not loaded yet, or is busy.",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
@@ -87,6 +89,9 @@ def add_error_handlers(app: FastAPI) -> None:
             reason = (first.get("ctx") or {}).get("error", "JSON decode error")
             detail = f"The body is not valid JSON: {reason}."
             return error_response(request.scope, 400, detail, "invalid_json")
+        if first.get("type") == DOMAIN_ERROR:  # a domain check in the schema: its own words
+            ctx = first["ctx"]
+            return error_response(request.scope, 422, ctx["message"], ctx["code"])
         loc = [str(part) for part in first.get("loc", ())]
         field = ".".join(loc[1:]) or (loc[0] if loc else "request")
         message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")

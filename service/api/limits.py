@@ -5,6 +5,7 @@ Both are plain ASGI middleware, so they act before a body is parsed or a route r
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -100,16 +101,30 @@ class TokenBuckets:
         return wait
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1, and 127.x written as IPv6 (::ffff:127.0.0.1); a name is not."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
 class RateLimit:
     """429 with ``Retry-After`` once a client IP is over ``per_minute`` (0 turns it off).
 
-    Runs on the event loop only, so the buckets need no lock. Behind a reverse proxy, let the
-    server set the client from X-Forwarded-For (uvicorn ``--forwarded-allow-ips``).
+    Loopback clients are not limited unless ``limit_loopback``: a program on the same machine
+    is the server's own user. Runs on the event loop only, so the buckets need no lock. Behind a
+    reverse proxy on the same machine every client looks like loopback: let the server set the
+    client from X-Forwarded-For (uvicorn ``--forwarded-allow-ips``), or set
+    SOURCED_RATE_LIMIT_LOOPBACK.
     """
 
-    def __init__(self, app: ASGIApp, per_minute: int) -> None:
+    def __init__(self, app: ASGIApp, per_minute: int, limit_loopback: bool = False) -> None:
         self.app = app
         self.per_minute = per_minute
+        self.limit_loopback = limit_loopback
         self.buckets = TokenBuckets(per_minute) if per_minute > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,7 +132,11 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        wait = self.buckets.take(client[0] if client else "unknown")
+        host = client[0] if client else "unknown"
+        if not self.limit_loopback and is_loopback(host):
+            await self.app(scope, receive, send)
+            return
+        wait = self.buckets.take(host)
         if not wait:
             await self.app(scope, receive, send)
             return

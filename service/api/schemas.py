@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -18,13 +19,14 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from index.errors import SourcedError
 from index.records import is_valid_doc_id
-from service.config import Settings
-from service.filters import Filters
-from service.schemas import NOT_BLANK, Passage
+from service.filters import Filters, parse_date, source_key
+from service.questions import MAX_QUESTION_CHARS, NOT_BLANK, check_question
+from service.schemas import Passage
 
-MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
 MAX_TOP_K = 50
 MAX_TEXT_CHARS = 2_000_000
 # ``index.records.is_valid_doc_id`` as a JSON Schema pattern (no look-ahead: "no '..'" is spelled
@@ -43,8 +45,26 @@ def is_safe_doc_id(value: str) -> bool:
 
 # Character classes the schema states and the server enforces alike. Spelled out so that Python's
 # ``re`` and the JSON Schema validators (ECMA-262, Rust) read them the same way (``NOT_BLANK``,
-# in ``service.schemas``: the answerer refuses a blank question by the same class).
+# in ``service.questions``: a blank question is refused by the same class).
 VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # something ``index.cleaning.clean_text`` keeps
+# The pydantic error type of a domain check's refusal; ``errors.py`` answers it with the domain's
+# own message and code, so a mistake reads the same from the CLI, the API and the web form.
+DOMAIN_ERROR = "sourced_domain"
+
+
+def domain_check(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """A validator that runs ``check`` on the value and keeps the value as given."""
+
+    def validate(value: Any) -> Any:
+        try:
+            check(value)
+        except SourcedError as exc:
+            raise PydanticCustomError(
+                DOMAIN_ERROR, "{message}", {"message": exc.message, "code": exc.code}
+            ) from None
+        return value
+
+    return validate
 
 
 def _not_blank(value: str) -> str:
@@ -59,10 +79,10 @@ def _visible(value: str) -> str:
     return value
 
 
-# Blank questions are the answerer's to refuse (with its own message); the schema says so too.
+# Checked by the same function as the CLI's question; the schema states the same limits.
 Question = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS),
-    Field(json_schema_extra={"pattern": NOT_BLANK}),
+    str, AfterValidator(domain_check(check_question)),
+    Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": NOT_BLANK}),
 ]
 TopK = Annotated[int | None, Field(ge=1, le=MAX_TOP_K, description="Chunks to retrieve.")]
 
@@ -102,37 +122,30 @@ ArticleText = Annotated[
 ]
 
 
-ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+def _date_filter(name: str) -> Callable[[Any], Any]:
+    """``service.filters.parse_date`` as a validator: only ``YYYY-MM-DD`` (pydantic would also
+    take a timestamp, "1700000000"), refused with the same message and code as the CLI's."""
+    return domain_check(lambda value: value is None or parse_date(value, name))
+
+
 MAX_SOURCES = 20
 
 
-def _iso_date(value: object) -> object:
-    """Only ``YYYY-MM-DD``: pydantic would also take a timestamp ("1700000000") as a date."""
-    if value is None or isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not ISO_DATE.match(value):
-        raise ValueError("use an ISO date, YYYY-MM-DD (e.g. 2022-01-31)")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a calendar date") from None
-
-
-# Filters (``service.filters``): an inclusive publication window and publisher names. Whether
-# they fit together (from <= to) is the domain's to say, with the same message as the CLI's.
+# Filters (``service.filters``): an inclusive publication window and publisher names. Each value,
+# and whether they fit together (from <= to), is the domain's to judge, in the CLI's words.
 PublishedFrom = Annotated[
-    dt.date | None, BeforeValidator(_iso_date),
+    dt.date | None, BeforeValidator(_date_filter("published_from")),
     Field(description="Only articles published on or after this date (YYYY-MM-DD). "
           "Articles without a date are left out.", examples=["2022-01-01"]),
 ]
 PublishedTo = Annotated[
-    dt.date | None, BeforeValidator(_iso_date),
+    dt.date | None, BeforeValidator(_date_filter("published_to")),
     Field(description="Only articles published on or before this date (YYYY-MM-DD). "
           "Articles without a date are left out.", examples=["2022-01-07"]),
 ]
 SourceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=200),
-    Field(json_schema_extra={"pattern": NOT_BLANK}), AfterValidator(_not_blank),
+    str, StringConstraints(max_length=200), AfterValidator(domain_check(source_key)),
+    Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK}),
 ]
 SOURCES_DESCRIPTION = (
     "Only articles from these sources (any of them), e.g. cnn.com; case-insensitive, "
@@ -178,7 +191,11 @@ class DocumentCreate(BaseModel):
     title: Title
     text: ArticleText = Field(description="Plain text or Markdown; cleaned before indexing.")
     url: Url | None = None
-    published: str | None = Field(default=None, max_length=100, examples=["2024-02-11"])
+    published: str | None = Field(
+        default=None, max_length=100, examples=["2024-02-11"],
+        description="The publication date, best as YYYY-MM-DD ('Aug 19, 2022' is read too). "
+        "No date, more than a day ahead or before 1900 is refused: 422 bad_date.",
+    )
     source: str | None = Field(default=None, max_length=200, examples=["cnn.com"])
 
     @field_validator("doc_id")
