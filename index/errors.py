@@ -95,6 +95,14 @@ class IndexBusyError(SourcedError):
     exit_code = 5
 
 
+class IndexReadOnlyError(SourcedError):
+    """A write to an index directory this process may not write."""
+
+    code = "index_read_only"
+    http_status = 409
+    exit_code = 5
+
+
 class InvalidQueryError(SourcedError):
     """A question that cannot be asked (not valid text); the subclasses name the mistake."""
 

