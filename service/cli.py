@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -82,6 +83,8 @@ def index(
         "ahead or before 1900 without a date, instead of skipping it (it then drops out of "
         "date-filtered questions). Also SOURCED_UNDATED_OK=1."
     ))] = None,
+    batch_docs: Annotated[int | None, typer.Option(min=1, max=10_000, help=(
+        "Documents per committed batch (default 32): a killed run loses at most one batch."))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new documents, replace changed ones, skip unchanged ones.
@@ -96,7 +99,9 @@ def index(
     from index.loaders import load_paths
 
     settings = load_settings(index_dir, model=model, chunk_tokens=chunk_tokens,
-                             chunk_overlap=chunk_overlap, undated_ok=undated_ok)
+                             chunk_overlap=chunk_overlap, undated_ok=undated_ok, batch_docs=batch_docs)
+    if not quiet:
+        typer.echo(f"reading {', '.join(str(p) for p in paths or [settings.corpus_dir])}...", err=True)
     # Read and checked before the model loads: a --strict refusal costs no indexing.
     loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok)
     _echo_skipped(loaded)
@@ -108,7 +113,8 @@ def index(
     if rebuild:
         report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet)
     else:
-        report = engine.index_documents(loaded.documents, prune=prune, progress=not quiet)
+        report = engine.index_documents(loaded.documents, prune=prune, progress=not quiet,
+                                        save_arrays=True)
     undated = f" ({len(loaded.undated)} without their date)" if loaded.undated else ""
     typer.echo(
         f"{len(report.added)} added, {len(report.replaced)} replaced, {report.unchanged} unchanged, "
@@ -175,12 +181,18 @@ def ask(
     published_to: ToDate = None,
     sources: Sources = None,
     index_dir: IndexDir = None,
+    server: Annotated[str | None, typer.Option(metavar="URL", envvar="SOURCED_SERVER", help=(
+        "Ask a running `sourced serve` (e.g. http://127.0.0.1:8000) instead of loading the "
+        "index here: an answer in milliseconds, no start-up."
+    ))] = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentence it came from.
 
     Builds the index from corpus/ first if there is none. Examples:
 
       sourced ask "How many US troops are in Iraq?"
+
+      sourced ask "How many US troops are in Iraq?" --server http://127.0.0.1:8000
 
       sourced ask "Who won the vote?" --from 2022-01-01 --to 2022-01-07 --source cnn.com
 
@@ -191,17 +203,21 @@ def ask(
     if question is not None:  # before the model loads: a mistake is answered at once
         check_question(question, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(settings)
-    engine.start(build_if_missing=True)
+    if server is not None:
+        from service.remote import RemoteAsker
+
+        asker = RemoteAsker(server)
+    else:
+        asker = _start(_engine(settings))
     if question is not None:
-        answer = engine.ask(question, top_k, filters)
+        answer = asker.ask(question, top_k, filters)
         typer.echo(answer.model_dump_json() if as_json else _human(answer))
         return
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            typer.echo(engine.ask(line.strip(), top_k, filters).model_dump_json())
+            typer.echo(asker.ask(line.strip(), top_k, filters).model_dump_json())
         except SourcedError as exc:  # one bad line must not end a batch
             typer.echo(json.dumps({"question": line.strip(), "error": exc.message, "code": exc.code}))
 
@@ -225,8 +241,7 @@ def search(
     settings = load_settings(index_dir)
     check_question(query, settings.max_question_chars)
     filters = _filters(published_from, published_to, sources)
-    engine = _engine(settings)
-    engine.start(build_if_missing=True)
+    engine = _start(_engine(settings))
     passages = engine.search(query, k, filters)
     if as_json:
         from service.api.schemas import SearchResults
@@ -245,6 +260,23 @@ def search(
         typer.echo(f"   \"{_snippet(p.text)}\"")
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _start(engine):
+    """Load the index (building it from corpus/ if there is none) and say so on stderr when
+    an interrupted `sourced index` left it incomplete."""
+    engine.start(build_if_missing=True)
+    notice = engine.build.notice(engine.settings.index_dir) if engine.build else None
+    if notice:
+        typer.secho(notice, fg="yellow", err=True)
+    return engine
+
+
 def _dated(title: str, published: str | None) -> str:
     """A source's title with its publication date: readers weigh news by when it was written."""
     return f"{title} (published {published})" if published else f"{title} (no publication date)"
@@ -261,6 +293,12 @@ def _human(answer: Any) -> str:
         lines.append(f"Not found in these articles. ({answer.reason})")
         for p in answer.passages[:2]:
             lines.append(f"  nearest: {_dated(p.title, p.published)} [{p.doc_id}] \"{_snippet(p.text)}\"")
+    elif answer.computation is not None:
+        lines.append(answer.answer)
+        lines.append(f"  computed: {answer.computation.expression}")
+        for o in answer.computation.operands:
+            lines.append(f"  {o.answer}: \"{o.quote}\"")
+            lines.append(f"    — {_dated(o.title, o.published)} [{o.doc_id}, chars {o.char_start}-{o.char_end}]")
     else:
         c = answer.citations[0]
         lines.append(answer.answer)
@@ -268,11 +306,15 @@ def _human(answer: Any) -> str:
         lines.append(f"  — {_dated(c.title, c.published)} [{c.doc_id}, chars {c.char_start}-{c.char_end}]")
         if c.url:
             lines.append(f"  {c.url}")
+        for h in answer.history:
+            lines.append(f"  earlier: {h.answer} ({_dated(h.title, h.published)}) \"{_snippet(h.quote, 100)}\"")
         if answer.conflict:
             lines.append("  Sources disagree:")
             for alt in answer.alternatives:
                 lines.append(f"  {alt.answer}: \"{alt.quote}\"")
                 lines.append(f"    — {_dated(alt.title, alt.published)} [{alt.doc_id}, chars {alt.char_start}-{alt.char_end}]")
+    if answer.notice:
+        lines.append(f"  note: {answer.notice}")
     lines.append(f"  confidence {answer.confidence:.2f}, {answer.timings.total_ms:.0f} ms")
     return "\n".join(lines)
 
@@ -282,6 +324,10 @@ def _human(answer: Any) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help=(
+        "Server processes over the same index (default: the CPU cores). Each answers on its "
+        "own core; the index's arrays are shared through the page cache; writes stay "
+        "serialised. The rate limit and /metrics are per process."))] = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Serve the HTTP API and the web form (API docs at /docs).
@@ -290,23 +336,33 @@ def serve(
 
     Writes (POST and DELETE /documents) need SOURCED_API_KEY set.
 
-    Example: sourced serve --port 8080
+    Example: sourced serve --port 8080 --workers 2
     """
     import uvicorn
 
     from service.api import create_app
+    from service.api.app import SUPERVISOR_PID
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     settings = load_settings(index_dir)
+    workers = workers or _cores()
     engine = _engine(settings)
     typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
-    engine.start(build_if_missing=True, progress=False)  # here, so errors are one line, not a traceback
+    _start(engine)  # here, so errors are one line, not a traceback
     writes = "enabled" if settings.api_key else "disabled (set SOURCED_API_KEY to enable them)"
-    typer.echo(f"serving on http://{host}:{port}/ (API docs at /docs); writes {writes}. Ctrl+C stops.")
-    try:
-        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
-    finally:
-        engine.close()
+    typer.echo(f"serving on http://{host}:{port}/ with {workers} worker{'s' * (workers > 1)} "
+               f"(API docs at /docs); writes {writes}. Ctrl+C stops.")
+    if workers == 1:
+        try:
+            uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        finally:
+            engine.close()
+        return
+    engine.close()  # the index exists and its arrays are on disk: each worker maps them
+    os.environ["SOURCED_INDEX_DIR"] = str(settings.index_dir.resolve())
+    os.environ[SUPERVISOR_PID] = str(os.getpid())  # workers exit when this process dies
+    uvicorn.run("service.api.app:app_from_environment", factory=True, workers=workers, host=host,
+                port=port, log_level="warning")
 
 
 def _register_commands() -> None:

@@ -32,14 +32,30 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path(".sourced"), description="Where the index lives.")
     corpus_dir: Path = Field(default_factory=default_corpus_dir, description="Indexed on first run.")
     model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model name or path.")
-    embedder: Literal["sentence-transformers", "hash"] = Field(
-        default="sentence-transformers", description="'hash' is a fast fake for tests and demos."
+    embedder: Literal["onnx", "sentence-transformers", "hash"] = Field(
+        default="onnx", description="'onnx': all-MiniLM-L6-v2 as int8 ONNX (no torch); "
+        "'sentence-transformers': the reference torch model; 'hash': a fast fake for tests.",
     )
+    reader: Literal["extractive", "llm", "fake"] = Field(
+        default="extractive", description="'llm' asks a chat model (SOURCED_LLM_*), verified "
+        "like any answer, and falls back to the extractive reader; 'fake' is a deterministic "
+        "stand-in for tests (no models).",
+    )
+    llm_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint for "
+                                "SOURCED_READER=llm, e.g. http://localhost:11434/v1 (Ollama).")
+    llm_model: str | None = Field(default=None, description="The model name the endpoint serves.")
+    llm_key: SecretStr | None = Field(default=None, description="Bearer key for the endpoint.")
+    llm_gguf: Path | None = Field(default=None, description="A local .gguf file run in-process "
+                                  "(xllamacpp) when no SOURCED_LLM_URL is set.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before the LLM reader "
+                               "falls back to the extractive reader.")
     encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     # 192 tiktoken tokens keeps chunks inside MiniLM's 256-wordpiece window.
     chunk_tokens: int = Field(default=192, ge=8, le=2048)
     chunk_overlap: int = Field(default=48, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
+    batch_docs: int = Field(default=32, ge=1, le=10_000, description="Documents per committed "
+                            "batch when indexing: a killed run loses at most one batch.")
     max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=10)
     undated_ok: bool = Field(
         default=False, description="Index files whose published value is no usable date "

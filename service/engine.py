@@ -19,19 +19,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from spacy.language import Language
-
-from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.embedding import DEFAULT_MODEL, Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.errors import DocumentNotFoundError, IndexNotFoundError
 from index.indexer import Indexer, IndexReport
 from index.loaders import load_paths
 from index.records import Document
 from index.store import IndexStore
-from service.answer_types import classify
 from service.answerer import Answerer
 from service.config import Settings
-from service.extraction import load_nlp
 from service.filters import Filters
+from service.reader import Reader, make_reader
 from service.retrieval import HybridRetriever
 from service.schemas import Answer, Passage, Timings
 
@@ -41,6 +38,10 @@ log = logging.getLogger(__name__)
 def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "hash":
         return HashEmbedder()
+    if settings.embedder == "onnx" and settings.model.endswith(DEFAULT_MODEL):
+        from index.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder()
     return SentenceTransformerEmbedder(settings.model)
 
 
@@ -60,12 +61,15 @@ class Engine:
     """
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, nlp: Language | None = None,
-        max_concurrent_queries: int | None = None,
+        self, settings: Settings, embedder: Embedder | None = None, reader: Reader | None = None,
+        max_concurrent_queries: int | None = None, nlp=None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
-        self._nlp = nlp
+        self._reader = reader
+        self._nlp = nlp  # spaCy, for indexing only (a question is never parsed)
+        self._indexer: Indexer | None = None
+        self._build = None
         self._write_lock = threading.Lock()
         # A query is CPU work that mostly holds the GIL: running more at once than there are
         # cores only adds thread switching. When this limit was added, 16 threads asking at once
@@ -78,7 +82,11 @@ class Engine:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.settings.index_dir, self.embedder, self.settings.chunk_settings)
+        """One indexer for the engine's life: its spaCy pipeline loads once, on the first write."""
+        if self._indexer is None:
+            self._indexer = Indexer(self.settings.index_dir, self.embedder, self.settings.chunk_settings,
+                                    batch_docs=self.settings.batch_docs, nlp=self._nlp)
+        return self._indexer
 
     def start(self, build_if_missing: bool = False, progress: bool = True) -> IndexReport | None:
         """Load models and the index; optionally build the index from the corpus first."""
@@ -91,8 +99,8 @@ class Engine:
                 )
             report = self.index_paths([self.settings.corpus_dir], progress=progress)
         self.embedder.warm_up()
-        if self._nlp is None:
-            self._nlp = load_nlp()
+        if self._reader is None:
+            self._reader = make_reader(self.settings, self.embedder)
         store = self.indexer.open_store()  # checks the manifest against our model and settings
         self._store = store
         self._refresh()
@@ -106,7 +114,7 @@ class Engine:
                 store.close()
 
     def _refresh(self) -> None:
-        assert self._store is not None and self._nlp is not None
+        assert self._store is not None and self._reader is not None
         # The current state lends what a write left unchanged: it costs what it wrote.
         base = self._answerer.retriever if self._answerer is not None else None
         if self._store.replaced:  # `sourced index --rebuild` swapped in a new database
@@ -114,9 +122,10 @@ class Engine:
             self._store = self.indexer.open_store()
             base = None
         snapshot = self._store.snapshot(base=base.snapshot if base else None)
+        self._build = self._store.build
         retriever = HybridRetriever(snapshot, base=base)
         self._answerer = Answerer(
-            retriever, self.embedder, self._nlp, self.settings.top_k, self.settings.max_question_chars
+            retriever, self.embedder, self._reader, self.settings.top_k, self.settings.max_question_chars
         )
 
     @property
@@ -141,6 +150,11 @@ class Engine:
         return store.replaced or store.generation != answerer.retriever.snapshot.generation
 
     @property
+    def build(self):
+        """Whether the index is complete (index.store.BuildState), read at each refresh."""
+        return self._build
+
+    @property
     def ready(self) -> bool:
         return self._answerer is not None
 
@@ -157,7 +171,7 @@ class Engine:
                 q = answerer.check_question(question)  # a bad question is still refused as such
                 assert filters is not None
                 return Answer(
-                    question=question, answer=None, answer_type=classify(q).value, confidence=0.0,
+                    question=question, answer=None, answer_type="other", confidence=0.0,
                     reason=f"No articles match the filters: {filters.describe()}.",
                     timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 2)),
                 )
@@ -204,13 +218,14 @@ class Engine:
         loaded = load_paths(list(paths))
         for problem in loaded.problems:
             log.warning("skipped %s: %s", problem.where, problem.reason)
-        report = self.index_documents(loaded.documents, prune=prune, progress=progress)
+        report = self.index_documents(loaded.documents, prune=prune, progress=progress, save_arrays=True)
         report.problems = loaded.problems
         return report
 
-    def index_documents(self, docs: Sequence[Document], *, prune: bool = False, progress: bool = False) -> IndexReport:
+    def index_documents(self, docs: Sequence[Document], *, prune: bool = False, progress: bool = False,
+                        save_arrays: bool = False) -> IndexReport:
         with self._write_lock:
-            report = self.indexer.run(docs, prune=prune, progress=progress)
+            report = self.indexer.run(docs, prune=prune, progress=progress, save_arrays=save_arrays)
             if self._store is not None and report.changed + len(report.removed):
                 self._refresh()
         return report

@@ -29,6 +29,15 @@ class Alternative(Citation):
     answer: str = Field(description="The competing answer, a verbatim span of this quote.")
 
 
+class Computation(BaseModel):
+    """A computed answer: ``operation`` over the figures ``operands`` cite (each verified, each a
+    span of its quote), shown as ``expression``."""
+
+    operation: str = Field(description="'sum' or 'difference'.")
+    expression: str = Field(description="The arithmetic, e.g. '2,500 + some 900 = about 3,400'.")
+    operands: list[Alternative] = Field(description="Each figure with its verified citation.")
+
+
 class Passage(BaseModel):
     """A retrieved chunk, shown as nearest evidence (also when the answer abstains)."""
 
@@ -50,7 +59,9 @@ class Timings(BaseModel):
 
 class Answer(BaseModel):
     question: str
-    answer: str | None = Field(description="A verbatim span of the cited quote, or null.")
+    answer: str | None = Field(description="A verbatim span of the cited quote (or, when "
+                               "computation is set, the result of arithmetic over cited figures), "
+                               "or null.")
     answer_type: str = Field(description="Expected answer type guessed from the question.")
     confidence: float = Field(ge=0.0, le=1.0)
     reason: str | None = Field(default=None, description="Why the answer is null, if it is.")
@@ -63,5 +74,13 @@ class Answer(BaseModel):
     alternatives: list[Alternative] = Field(
         default_factory=list, description="The competing answers when conflict is true, best first."
     )
+    history: list[Alternative] = Field(
+        default_factory=list, description="Earlier values of the same claim from older articles, "
+        "newest first: the answer is the newest article's value.")
+    computation: Computation | None = Field(
+        default=None, description="Set when the answer is computed from several cited figures.")
     passages: list[Passage] = Field(default_factory=list)
+    notice: str | None = Field(
+        default=None, description="Something the reader wants said, e.g. that the LLM reader "
+        "timed out and the extractive reader answered instead.")
     timings: Timings = Field(default_factory=Timings)

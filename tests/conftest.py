@@ -32,14 +32,14 @@ def hash_embedder() -> HashEmbedder:
 
 @pytest.fixture(scope="session")
 def nlp():
-    from service.extraction import load_nlp
+    from index.annotations import load_nlp
 
     return load_nlp()
 
 
 @pytest.fixture
 def fake_settings(tmp_path: Path) -> Settings:
-    return Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=CORPUS)
+    return Settings(index_dir=tmp_path / "idx", embedder="hash", reader="fake", corpus_dir=CORPUS)
 
 
 def started_engine(index_dir: Path, corpus_dir: Path, nlp, **settings):

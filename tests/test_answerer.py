@@ -1,4 +1,6 @@
-"""Answering on the real seed article with the fake embedder (fast) and the real spaCy model."""
+"""The answerer around its reader, on the real seed article with the fake embedder and reader
+(fast): verified citations, refusals, abstentions. What the real models answer is in
+test_integration.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import pytest
 from index.errors import InvalidQueryError
 from service.citations import verify
 from service.engine import Engine
-from tests.conftest import SEED_ID, US_TROOPS_QUOTE
+from tests.conftest import SEED_ID
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +17,7 @@ def engine(tmp_path_factory, nlp):
     from service.config import Settings
     from tests.conftest import CORPUS
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("idx"), embedder="hash", corpus_dir=CORPUS)
+    settings = Settings(index_dir=tmp_path_factory.mktemp("idx"), embedder="hash", reader="fake", corpus_dir=CORPUS)
     eng = Engine(settings, nlp=nlp)
     eng.start(build_if_missing=True, progress=False)
     yield eng
@@ -33,19 +35,13 @@ def _check_answer(engine, answer):
     assert 0.0 <= answer.confidence <= 1.0
 
 
-def test_us_troops(engine):
-    answer = engine.ask("How many US troops are in Iraq?")
-    _check_answer(engine, answer)
-    assert answer.answer == "2,500"
-    assert answer.answer_type == "number"
-    assert answer.citations[0].quote == US_TROOPS_QUOTE and answer.citations[0].doc_id == SEED_ID
-
-
-def test_question_about_unmentioned_country_abstains(engine):
-    answer = engine.ask("How many British troops are in Iraq?")
-    assert answer.answer is None and answer.citations == []
-    assert "British" in answer.reason
-    assert answer.passages, "nearest passages are still shown"
+def test_every_answer_is_a_verified_span_of_its_quote(engine):
+    for question in ("How many US troops are in Iraq?", "Who is the military spokesman?",
+                     "When did the first round of talks open?"):
+        answer = engine.ask(question)
+        assert answer.answer is not None
+        _check_answer(engine, answer)
+        assert answer.citations[0].doc_id == SEED_ID and answer.passages
 
 
 @pytest.mark.parametrize(
@@ -54,12 +50,6 @@ def test_a_question_that_picks_from_unlisted_choices_abstains(engine, question):
     answer = engine.ask(question)
     assert answer.answer is None and answer.citations == []
     assert "choices" in answer.reason and answer.passages
-
-
-def test_why_question_answers_with_a_clause(engine):
-    answer = engine.ask("Why was the first round of talks suspended?")
-    _check_answer(engine, answer)
-    assert answer.answer.startswith("after a drone attack")
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
@@ -93,7 +83,7 @@ def test_an_index_of_stopwords_only_still_answers(tmp_path, nlp):
     from index.records import Document
     from service.config import Settings
 
-    settings = Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=tmp_path)
+    settings = Settings(index_dir=tmp_path / "idx", embedder="hash", reader="fake", corpus_dir=tmp_path)
     Indexer(settings.index_dir, HashEmbedder(), settings.chunk_settings).run(
         [Document("stop", "Of the and the. It is.", "Stop")], progress=False
     )
@@ -111,7 +101,7 @@ def test_engine_sees_writes_from_another_process(tmp_path, nlp):
     from service.config import Settings
     from tests.conftest import CORPUS
 
-    settings = Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=CORPUS)
+    settings = Settings(index_dir=tmp_path / "idx", embedder="hash", reader="fake", corpus_dir=CORPUS)
     eng = Engine(settings, nlp=nlp)
     eng.start(build_if_missing=True, progress=False)
     # A second writer, as `sourced index` in another process would be.

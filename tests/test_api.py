@@ -69,7 +69,7 @@ def settings_for(tmp_path, api_key: str | None = "test-key") -> Settings:
     corpus.mkdir(exist_ok=True)
     for name, text in ARTICLES.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    return Settings(index_dir=tmp_path / "idx", embedder="hash", corpus_dir=corpus, api_key=api_key,
+    return Settings(index_dir=tmp_path / "idx", embedder="hash", reader="fake", corpus_dir=corpus, api_key=api_key,
                     rate_limit_per_minute=0)  # tests/test_security.py tests the limit
 
 
@@ -205,7 +205,8 @@ def test_search_returns_ranked_passages(client):
 
 
 def test_health_ready_docs_and_web_form(client):
-    assert client.get("/health").json() == {"status": "ok"}
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["index_complete"] is True
     ready = client.get("/ready").json()
     assert ready["ready"] is True and ready["documents"] == 3 and ready["sentences"] >= 3
     assert client.get("/docs").status_code == 200

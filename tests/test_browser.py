@@ -59,7 +59,7 @@ def base_url(tmp_path_factory):
     (root / "corpus" / "markup.md").write_text(MARKUP, encoding="utf-8")
     (root / "corpus" / "buses-a.txt").write_text("Buses A\n" + BUSES.format(n=40, who=""), encoding="utf-8")
     (root / "corpus" / "buses-b.txt").write_text("Buses B\n" + BUSES.format(n=25, who="'s office"), encoding="utf-8")
-    settings = Settings(index_dir=root / "idx", embedder="hash", corpus_dir=root / "corpus")
+    settings = Settings(index_dir=root / "idx", embedder="hash", reader="fake", corpus_dir=root / "corpus")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # a free loopback port, held until uvicorn takes it over
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))

@@ -19,6 +19,7 @@ runner = CliRunner()
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCED_EMBEDDER", "hash")
+    monkeypatch.setenv("SOURCED_READER", "fake")
     monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
     monkeypatch.chdir(tmp_path)  # no stray .env or ./corpus from the checkout
     return tmp_path

@@ -117,7 +117,7 @@ def write_corpus(root: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(embedder="hash", index_dir=tmp_path / "idx", corpus_dir=write_corpus(tmp_path), api_key="k",
+    return Settings(embedder="hash", reader="fake", index_dir=tmp_path / "idx", corpus_dir=write_corpus(tmp_path), api_key="k",
                     rate_limit_per_minute=0)  # load, not the limiter, is under test
 
 

@@ -21,7 +21,7 @@ OFFICIALS = "The city council approved {n} new electric buses on Monday, the may
 
 
 def _engine(tmp_path, nlp, texts: list[str]) -> Engine:
-    engine = Engine(Settings(index_dir=tmp_path / "idx", embedder="hash"), nlp=nlp)
+    engine = Engine(Settings(index_dir=tmp_path / "idx", embedder="hash", reader="fake"), nlp=nlp)
     engine.index_documents([
         Document(doc_id=f"article-{i}", text=text, title=f"Article {i}")
         for i, text in enumerate(texts)

@@ -142,7 +142,7 @@ def test_acknowledged_http_writes_survive_kill_9(tmp_path: Path):
     corpus.mkdir()
     for i in range(40):  # enough that building the index at first start takes a moment
         (corpus / f"a{i}.md").write_text(f"# Article {i}\n\nThe harbour had {i} boats on Monday.\n")
-    env = {"SOURCED_EMBEDDER": "hash", "SOURCED_API_KEY": "k", "SOURCED_INDEX_DIR": str(tmp_path / "idx"),
+    env = {"SOURCED_EMBEDDER": "hash", "SOURCED_READER": "fake", "SOURCED_API_KEY": "k", "SOURCED_INDEX_DIR": str(tmp_path / "idx"),
            "SOURCED_CORPUS_DIR": str(corpus), "SOURCED_RATE_LIMIT_PER_MINUTE": "0"}
     rng = random.Random(20240211)
 
@@ -196,7 +196,7 @@ INDEX_SCRIPT = textwrap.dedent(
     def acknowledged_put(self, items):
         items = list(items)
         n = put(self, items)  # returns once the transaction has committed
-        print("committed", *(split.document.doc_id for split, _, _ in items), flush=True)
+        print("committed", *(item.document.doc_id for item in items), flush=True)
         return n
 
     class SlowEmbedder(HashEmbedder):
@@ -259,7 +259,7 @@ def check_index(index_dir: Path, expected: dict[str, set[str | None]], nlp) -> i
             continue
         assert doc is not None and doc.text in texts, f"{doc_id}: {doc and doc.text!r} not in {texts}"
         verified += len(texts) == 1
-    settings = Settings(index_dir=index_dir, embedder="hash", chunk_tokens=32, chunk_overlap=8)
+    settings = Settings(index_dir=index_dir, embedder="hash", reader="fake", chunk_tokens=32, chunk_overlap=8)
     engine = Engine(settings, nlp=nlp)
     engine.start()
     answer = engine.ask("How many gulls were counted near pier 3?")

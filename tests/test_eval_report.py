@@ -84,6 +84,7 @@ def test_json_report_round_trips(tmp_path: Path):
 
 def test_sourced_eval_writes_the_json_and_html_report(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("SOURCED_EMBEDDER", "hash")
+    monkeypatch.setenv("SOURCED_READER", "fake")
     monkeypatch.setenv("SOURCED_CORPUS_DIR", str(CORPUS))
     monkeypatch.chdir(tmp_path)
     questions = tmp_path / "q.jsonl"

@@ -127,7 +127,7 @@ def test_abstentions_and_errors_are_counted_and_the_run_goes_on(data: Path) -> N
 
 
 def test_the_real_pipeline_flags_the_disagreement_in_the_mixed_condition(data: Path, nlp) -> None:
-    asker = rgb.TinyIndexAsker(Settings(embedder="hash"), HashEmbedder(dim=64), nlp)
+    asker = rgb.TinyIndexAsker(Settings(embedder="hash", reader="fake"), HashEmbedder(dim=64), nlp)
     report = rgb.run_rgb(rgb.load_questions(data)[:1], asker, progress=False)
     rows = {r.condition: r for r in report.rows}
     assert rows["true"].says == "true" and rows["true"].cited_kind == "true"

@@ -161,7 +161,7 @@ def settings(tmp_path_factory) -> Settings:
     (root / "corpus").mkdir()
     for name, text in ARTICLES.items():
         (root / "corpus" / name).write_text(text, encoding="utf-8")
-    return Settings(index_dir=root / "idx", embedder="hash", corpus_dir=root / "corpus",
+    return Settings(index_dir=root / "idx", embedder="hash", reader="fake", corpus_dir=root / "corpus",
                     rate_limit_per_minute=0)
 
 
@@ -298,6 +298,7 @@ runner = CliRunner()
 def cli_env(settings, engine, monkeypatch, tmp_path):
     """The module's index (built by ``engine``), read by the ``sourced`` command."""
     monkeypatch.setenv("SOURCED_EMBEDDER", "hash")
+    monkeypatch.setenv("SOURCED_READER", "fake")
     monkeypatch.setenv("SOURCED_INDEX_DIR", str(settings.index_dir))
     monkeypatch.chdir(tmp_path)
 

@@ -42,7 +42,7 @@ class AppFromFixture:
 # away. The schema does not depend on the index: it is read from an app that is never started,
 # and requests go to the fixture's app (as ``from_asgi`` does, the app is set on the schema).
 APP = AppFromFixture()
-SCHEMA_ONLY = create_app(Settings(embedder="hash", api_key="k"))
+SCHEMA_ONLY = create_app(Settings(embedder="hash", reader="fake", api_key="k"))
 schema = schemathesis.openapi.from_dict(SCHEMA_ONLY.openapi())
 schema.app = APP
 
@@ -74,7 +74,7 @@ def fuzz_app(tmp_path_factory, nlp):
     (root / "corpus").mkdir()
     for name, text in ARTICLES.items():
         (root / "corpus" / name).write_text(text, encoding="utf-8")
-    config = Settings(embedder="hash", index_dir=root / "idx", corpus_dir=root / "corpus",
+    config = Settings(embedder="hash", reader="fake", index_dir=root / "idx", corpus_dir=root / "corpus",
                       api_key="k", rate_limit_per_minute=0)
     # Injected and started here: schemathesis runs the app's lifespan itself and keeps it until
     # the process exits, and with an engine given, the lifespan neither loads nor closes it.

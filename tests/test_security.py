@@ -78,7 +78,7 @@ def test_reads_are_open_by_default_and_protect_reads_needs_a_key(tmp_path, nlp, 
     monkeypatch.setenv("SOURCED_PROTECT_READS", "true")
     assert Settings().protect_reads is True
     with pytest.raises(AuthNotConfiguredError, match="needs SOURCED_API_KEY"):
-        create_app(Settings(embedder="hash"))
+        create_app(Settings(embedder="hash", reader="fake"))
 
 
 def test_the_key_never_reaches_the_logs(tmp_path, nlp, caplog):

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,34 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=app.state.metrics)
     return app
+
+
+SUPERVISOR_PID = "SOURCED_SERVE_SUPERVISOR_PID"  # set by `sourced serve --workers N`
+
+
+def app_from_environment() -> FastAPI:
+    """The factory each ``sourced serve --workers N`` process calls: settings from SOURCED_*
+    (the CLI exports its options there), its own engine over the shared index."""
+    _die_with_supervisor()
+    return create_app(Settings())
+
+
+def _die_with_supervisor() -> None:
+    """A worker whose supervisor is killed (kill -9, OOM) must not keep serving on the port as an
+    orphan: ask Linux for SIGTERM when the parent dies (a graceful shutdown: acknowledged writes
+    are already committed). Elsewhere there is no such call and nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if supervisor and os.getppid() != int(supervisor):  # it died before the call above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _add_routes(app: FastAPI, settings: Settings) -> None:

@@ -234,6 +234,8 @@ class Ready(BaseModel):
     documents: int
     chunks: int
     sentences: int
+    index_complete: bool = True
+    notice: str | None = Field(default=None, description="Set when the index is incomplete.")
 
 
 class NotReady(ErrorBody):

@@ -1,0 +1,87 @@
+"""The default reader: every candidate span of the evidence scored by fitted models.
+
+The answer-type model says which kinds of span the question wants, the span model reads the
+best sentences with the question, the ranker weighs those opinions with the evidence's other
+features, and the calibrator says how likely the best candidate is to be right. Nothing here
+is hand-set: the weights are the shipped, hash-checked files ``python -m eval.train_reader``
+fitted (``models.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from service.conflicts import value_tokens
+from service.reader.base import Found, Reading, answer_type
+from service.reader.evidence import Question, Sentence
+from service.reader.features import featurize
+from service.reader.ranker import Calibrator, Ranker, standing
+from service.reader.span_model import SpanModel
+from service.reader.spans import KINDS
+from service.reader.types import TypeModel
+
+
+class ExtractiveReader:
+    """Usage::
+
+        reader = ExtractiveReader.load()
+        reading = reader.read(question, sentences)
+        reading.best.text, reading.confidence
+    """
+
+    name = "extractive"
+
+    def __init__(self, types: TypeModel, span: SpanModel | None, ranker: Ranker,
+                 calibrator: Calibrator) -> None:
+        self.types = types
+        self.span = span
+        self.ranker = ranker
+        self.calibrator = calibrator
+        # How many of the best sentences the span model reads: what the ranker was fitted with.
+        self.span_sentences = int(ranker.meta.get("span_sentences", 0)) if span is not None else 0
+
+    @classmethod
+    def load(cls) -> ExtractiveReader:
+        return cls(TypeModel.load(), SpanModel.load(), Ranker.load(), Calibrator.load())
+
+    def warm_up(self) -> None:
+        if self.span is not None:
+            self.span.warm_up()
+
+    def read(self, question: Question, sentences: Sequence[Sentence]) -> Reading:
+        probs = self.types.probs(question)
+        expected = answer_type(KINDS[int(np.argmax(probs))])
+        scores = None
+        if self.span_sentences:
+            read = [s.text for s in sentences[: self.span_sentences]]
+            scores = self.span.score(question.text, read) + [None] * (len(sentences) - len(read))
+        x, which = featurize(question, probs, sentences, scores)
+        if not which:
+            return Reading(expected_type=expected,
+                           reason=f"No {expected} answer found in the closest sentences."
+                           if expected != "other" else "No answer found in the closest sentences.")
+        logits = self.ranker.logits(x)
+        texts = [sentences[si].text[span.start : span.end] for si, span in which]
+        order = np.argsort(-logits, kind="stable")
+        top = int(order[0])
+        confidence = self.calibrator.confidence(standing(logits, texts, top, x, len(sentences)))
+        found: list[Found] = []
+        seen: set[tuple[str, ...]] = set()
+        for r in order:
+            key = value_tokens(texts[r]) or (texts[r].lower(),)
+            if key in seen:
+                continue  # the same answer from another span or sentence: its best is listed
+            seen.add(key)
+            si, span = which[r]
+            conf = confidence if r == top else (
+                self.calibrator.confidence(standing(logits, texts, int(r), x, len(sentences)))
+                if len(found) < RIVALS else 0.0)
+            found.append(Found(si, span.start, span.end, texts[r], KINDS[span.kind],
+                               float(logits[r]), conf))
+        return Reading(found, confidence, expected)
+
+
+RIVALS = 10  # candidates after the best whose own confidence is worked out (conflicts and
+# computed answers weigh them)
