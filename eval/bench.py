@@ -53,8 +53,39 @@ WARM_UP = 3  # first answers pay lazy loading: not what we measure
 
 def load_questions(path: Path) -> list[str]:
     """``question`` (our JSONL) or ``question_sentence`` (RealTime QA) of each line."""
+    return [q for q, _ in load_gold(path)]
+
+
+def load_gold(path: Path) -> list[tuple[str, list[str]]]:
+    """Each question with its gold answers (empty when unanswerable or unknown): ``answers``
+    (ours) or RealTime QA's ``answer_text`` / correct choice."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [row.get("question") or row["question_sentence"] for row in rows]
+    return [(row.get("question") or row["question_sentence"], _gold(row)) for row in rows]
+
+
+def _gold(row: dict) -> list[str]:
+    if "answers" in row:
+        return list(row["answers"])
+    if row.get("answer_text"):
+        return [row["answer_text"]]
+    if row.get("choices") and row.get("answer"):
+        return [row["choices"][int(row["answer"][0])]]
+    return []
+
+
+def quality(pairs: list[tuple[list[str], str | None]]) -> dict:
+    """The answers' quality beside the speed figures: right, declined, EM/F1 (RealTime QA's)."""
+    from eval.metrics import answers_match, exact_match, token_f1
+
+    answerable = [(g, a) for g, a in pairs if g]
+    return {
+        "answerable": len(answerable),
+        "right": sum(answers_match(a, g) for g, a in answerable),
+        "unanswerable": len(pairs) - len(answerable),
+        "declined": sum(a is None for g, a in pairs if not g),
+        "em": round(100 * statistics.mean(exact_match(a, g) for g, a in answerable), 1) if answerable else None,
+        "f1": round(100 * statistics.mean(token_f1(a, g) for g, a in answerable), 1) if answerable else None,
+    }
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -75,13 +106,15 @@ def make_engine(index_dir: Path) -> Engine:
     store = IndexStore.open(index_dir)
     manifest = store.manifest
     store.close()
-    embedder = HashEmbedder(manifest.dim, manifest.model) if manifest.model == "hash-embedder" else None
-    return Engine(Settings(index_dir=index_dir, embedder="hash" if embedder else "sentence-transformers"),
-                  embedder=embedder)
+    fake = manifest.model == "hash-embedder"
+    embedder = HashEmbedder(manifest.dim, manifest.model) if fake else None
+    return Engine(Settings(index_dir=index_dir, embedder="hash" if fake else "onnx",
+                           reader="fake" if fake else "extractive"), embedder=embedder)
 
 
 def bench_in_process(
-    index_dir: Path, questions: list[str], n_queries: int, writes: int, profile: Path | None = None
+    index_dir: Path, questions: list[str], n_queries: int, writes: int, profile: Path | None = None,
+    gold: list[list[str]] | None = None,
 ) -> dict:
     t = time.perf_counter()
     engine = make_engine(index_dir)
@@ -90,11 +123,12 @@ def bench_in_process(
     try:
         for q in questions[:WARM_UP]:
             engine.ask(q)
-        total, retrieval, extraction = [], [], []
+        total, retrieval, extraction, given = [], [], [], {}
         for i in range(n_queries):
             t = time.perf_counter()
             answer = engine.ask(questions[i % len(questions)])
             total.append((time.perf_counter() - t) * 1000)
+            given[i % len(questions)] = answer.answer
             if answer.timings is not None:
                 retrieval.append(answer.timings.retrieval_ms)
                 extraction.append(answer.timings.extraction_ms)
@@ -110,6 +144,7 @@ def bench_in_process(
         "retrieval_p50_ms": round(statistics.median(retrieval), 1) if retrieval else None,
         "extraction_p50_ms": round(statistics.median(extraction), 1) if extraction else None,
         "vectors": vectors,
+        "quality": quality([(gold[i], a) for i, a in given.items()]) if gold else None,
         "rss_peak_mb": _mb(rss_peak),
         "write": bench_writes(index_dir, writes) if writes else None,
     }
@@ -189,22 +224,60 @@ def _search_ms(index: VectorIndex, queries: np.ndarray, depth: int = 50) -> floa
     return round(statistics.median(times), 3)
 
 
-def bench_http(index_dir: Path, questions: list[str], clients: list[int], duration: float) -> dict:
+def bench_http(index_dir: Path, questions: list[str], clients: list[int], duration: float,
+               workers: int) -> dict:
     store = IndexStore.open(index_dir)
     fake = store.manifest.model == "hash-embedder"
     store.close()
     runs = []
-    with local_server(server_env(index_dir, fake=fake)) as server:
-        rss_ready = rss_kb(server.pid)
+    with local_server(server_env(index_dir, fake=fake), workers=workers) as server:
+        rss_ready = rss_kb(server.pid, tree=True)
         asyncio.run(run_load(server.url, questions, workers=1, duration=min(duration, 3.0)))  # warm up
         for n in clients:
             r = asyncio.run(run_load(server.url, questions, workers=n, duration=duration))
             runs.append({"clients": n, "requests": r.requests, "errors": r.errors,
                          "throughput_rps": r.throughput_rps, "p50_ms": r.p50_ms, "p95_ms": r.p95_ms,
                          "p99_ms": r.p99_ms})
-        rss_peak = rss_kb(server.pid, "VmHWM")
-    return {"duration_s": duration, "runs": runs, "server_rss_ready_mb": _mb(rss_ready),
-            "server_rss_peak_mb": _mb(rss_peak)}
+        rss_now = rss_kb(server.pid, tree=True)
+        worker_peaks = [rss_kb(p, "VmHWM") for p in _workers(server.pid)]
+    return {"duration_s": duration, "workers": workers, "runs": runs,
+            "server_rss_ready_mb": _mb(rss_ready), "server_rss_after_mb": _mb(rss_now),
+            "worker_rss_peak_mb": [_mb(k) for k in worker_peaks]}
+
+
+def _workers(pid: int) -> list[int]:
+    from eval.bench_load import _descendants
+
+    return _descendants(pid) or [pid]
+
+
+def bench_cold_start(index_dir: Path, question: str) -> dict:
+    """Process start to the first answer of `sourced ask` (the index and its cache exist; the
+    page cache is warm, as on a machine that serves), and the peak RSS of that process."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SOURCED_INDEX_DIR": str(index_dir), "SOURCED_EMBEDDER": "onnx"}
+    times, rss = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", _COLD, question], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        times.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            return {"error": done.stderr[-500:]}
+        rss.append(int(done.stdout.split()[-1]))
+    return {"cold_start_s": round(statistics.median(times), 2), "rss_peak_mb": round(max(rss) / 1024, 1)}
+
+
+_COLD = (
+    "import resource, sys\n"
+    "from service.cli import app\n"
+    "from service.config import Settings\n"
+    "from service.engine import Engine\n"
+    "e = Engine(Settings()); e.start(); assert e.ask(sys.argv[1]) is not None\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
 
 
 def bench_indexing(args: argparse.Namespace) -> dict | None:
@@ -244,7 +317,11 @@ def format_report(report: dict) -> str:
         ]
     else:
         rows.append(("indexing", "not measured (pass --index-json, --index-docs or --seed)"))
+    cold = report.get("cold_start") or {}
     rows += [
+        ("cold start: process start to first answer",
+         f"{cold.get('cold_start_s')} s (peak RSS {cold.get('rss_peak_mb')} MB)" if "error" not in cold
+         else f"failed: {cold['error']}"),
         ("engine start", f"{q['engine_start_s']} s"),
         (f"ask in-process ({q['queries']} queries)",
          f"p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, p99 {q['p99_ms']} ms"),
@@ -264,6 +341,10 @@ def format_report(report: dict) -> str:
                      (f"@10 {v['ivf_question_recall_at_10']}, @50 {v['ivf_question_recall_at_50']} "
                       f"(calibrated @10 {v['ivf_calibrated_recall_at_10']})")))
     rows.append(("peak RSS, in-process", f"{q['rss_peak_mb']} MB"))
+    if q.get("quality"):
+        g = q["quality"]
+        rows.append(("answers (same run)", f"right {g['right']}/{g['answerable']}, declined "
+                     f"{g['declined']}/{g['unanswerable']}, EM {g['em']}, F1 {g['f1']}"))
     h = report["http"]
     if h:
         first = h["runs"][0]
@@ -272,7 +353,9 @@ def format_report(report: dict) -> str:
         for r in h["runs"]:
             rows.append((f"throughput, {r['clients']} clients",
                          f"{r['throughput_rps']} req/s (p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']})"))
-        rows.append(("server RSS ready / peak", f"{h['server_rss_ready_mb']} / {h['server_rss_peak_mb']} MB"))
+        rows.append((f"server RSS, {h['workers']} workers: ready / after load",
+                     f"{h['server_rss_ready_mb']} / {h['server_rss_after_mb']} MB (peak per worker "
+                     f"{', '.join(str(m) for m in h['worker_rss_peak_mb'])} MB)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -291,6 +374,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=0, help="In-process asks [default: each question once].")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of HTTP load per client count.")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="Server processes for the HTTP part [default: the CPU count].")
     parser.add_argument("--writes", type=int, default=3, help="Add/remove rounds on a scratch copy (0: skip).")
     parser.add_argument("--no-http", action="store_true", help="Skip the HTTP part.")
     parser.add_argument("--profile", type=Path, default=None,
@@ -301,13 +386,14 @@ def main() -> None:
         parser.error("pass --index-dir DIR, or --seed")
     if min(args.clients) < 1 or args.duration <= 0 or args.queries < 0 or args.writes < 0:
         parser.error("--clients must be >= 1, --duration > 0, --queries and --writes >= 0")
-    questions = load_questions(args.questions or (SEED_QUESTIONS if args.seed else RTQA_QUESTIONS))
+    gold = load_gold(args.questions or (SEED_QUESTIONS if args.seed else RTQA_QUESTIONS))
+    questions = [q for q, _ in gold]
     load_before = round(os.getloadavg()[0], 2)  # a shared machine: how busy it was already
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = args.index_dir
         if args.seed:
             index_dir = Path(tmp) / "seed"
-            builder = Engine(Settings(index_dir=index_dir, corpus_dir=default_corpus_dir()))
+            builder = Engine(Settings(index_dir=index_dir, corpus_dir=default_corpus_dir(), reader="fake"))
             builder.start(build_if_missing=True, progress=False)
             builder.close()
         report = {
@@ -317,8 +403,11 @@ def main() -> None:
             "corpus": corpus_size(index_dir),
             "indexing": bench_indexing(args),
             "in_process": bench_in_process(
-                index_dir, questions, args.queries or len(questions), args.writes, args.profile),
-            "http": None if args.no_http else bench_http(index_dir, questions, args.clients, args.duration),
+                index_dir, questions, args.queries or len(questions), args.writes, args.profile,
+                [g for _, g in gold]),
+            "cold_start": bench_cold_start(index_dir, questions[0]),
+            "http": None if args.no_http else bench_http(index_dir, questions, args.clients,
+                                                         args.duration, args.workers),
         }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))

@@ -106,15 +106,32 @@ async def run_load(
     )
 
 
-def rss_kb(pid: int, key: str = "VmRSS") -> int | None:
-    """Resident memory of ``pid`` in kB (``VmHWM`` for the peak), from /proc (Linux only)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except FileNotFoundError:
-        return None
-    return None
+def rss_kb(pid: int, key: str = "VmRSS", tree: bool = False) -> int | None:
+    """Resident memory of ``pid`` in kB (``VmHWM`` for the peak), from /proc (Linux only);
+    with ``tree``, summed over it and its descendants (a server's worker processes)."""
+    pids = [pid, *(_descendants(pid) if tree else [])]
+    total = None
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total = (total or 0) + int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        out += [int(c) for c in children]
+        todo += [int(c) for c in children]
+    return out
 
 
 def free_port() -> int:
@@ -124,11 +141,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_server(env: dict[str, str], *, ready_timeout: float = 300.0) -> Iterator[Server]:
-    """Run ``create_app`` under uvicorn in a subprocess on loopback; always stopped on exit."""
+def local_server(env: dict[str, str], *, ready_timeout: float = 300.0, workers: int = 1) -> Iterator[Server]:
+    """Run ``sourced serve`` in a subprocess on loopback; always stopped on exit."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.api.app:create_app",
-           "--host", HOST, "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port),
+           "--workers", str(workers)]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=log)
         try:
@@ -162,7 +179,8 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float, log) -> None:
 def server_env(index_dir: Path, *, fake: bool, corpus_dir: Path | None = None) -> dict[str, str]:
     env = {
         "SOURCED_INDEX_DIR": str(index_dir),
-        "SOURCED_EMBEDDER": "hash" if fake else "sentence-transformers",
+        "SOURCED_EMBEDDER": "hash" if fake else "onnx",
+        **({"SOURCED_READER": "fake"} if fake else {}),
         "SOURCED_RATE_LIMIT_PER_MINUTE": "0",  # we measure the engine, not the limiter
     }
     if corpus_dir is not None:

@@ -52,6 +52,9 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions of each dataset.")] = None,
     index_dir: IndexDir = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
+    allow_partial: Annotated[bool, typer.Option(help=(
+        "Measure an index an interrupted `sourced index` left incomplete (refused by default: "
+        "its figures would not describe the corpus)."))] = False,
 ) -> None:
     """Measure answer accuracy, EM/F1, citations, abstention, retrieval, conflicts and latency.
 
@@ -90,10 +93,27 @@ def evaluate(
         from eval.rgb import load_questions as load_rgb
 
         chosen.rgb = load_rgb(rgb_data, limit)
-    suite = run_suite(load_settings(index_dir), chosen, "sourced " + " ".join(sys.argv[1:]), top_k,
+    settings = load_settings(index_dir)
+    _refuse_partial(settings.index_dir, allow_partial)
+    suite = run_suite(settings, chosen, "sourced " + " ".join(sys.argv[1:]), top_k,
                       echo=typer.echo)
     if chosen.file is not None:  # the per-file outputs, as before the suite existed
         paths = write_report(suite.runs[0].report, out)
         typer.echo(f"wrote {paths[0]} and {paths[1]}")
     typer.echo(f"wrote {write_json(suite, out / 'report.json')} and "
                f"{write_html(suite, report or out / 'report.html')}")
+
+
+def _refuse_partial(index_dir: Path, allow: bool) -> None:
+    from index.store import IndexStore
+
+    if allow or not IndexStore.exists(index_dir):
+        return
+    store = IndexStore.open(index_dir)
+    try:
+        notice = store.build.notice(index_dir)
+    finally:
+        store.close()
+    if notice:
+        raise SourcedError(f"{notice}. Figures over a partial index mislead; pass "
+                           "--allow-partial to measure it anyway.")

@@ -172,6 +172,26 @@ def answers_match(predicted: str | None, gold: Sequence[str]) -> bool:
     return False
 
 
+def answers_equal(predicted: str, gold: Sequence[str]) -> bool:
+    """Is ``predicted`` the same answer as a gold one, word for word after normalisation (numbers
+    as digits, a leading qualifier optional on either side)? Stricter than
+    :func:`answers_match`, which also accepts a prediction a few words longer: training labels
+    need the span itself, not one that contains it.
+
+    >>> answers_equal("some 900", ["900"]), answers_equal("900 troops", ["900"])
+    (True, False)
+    """
+    pred = _canonical_tokens(predicted)
+    if not pred:
+        return False
+    preds = (pred, _strip_qualifiers(pred))
+    for g in gold:
+        g_tokens = _canonical_tokens(g)
+        if g_tokens and any(p == gt for p in preds for gt in (g_tokens, _strip_qualifiers(g_tokens))):
+            return True
+    return False
+
+
 def upstream_normalize(s: str) -> str:
     """RealTime QA's normalisation (``scripts/utils/tools.py normalize_answer``), step for step:
     lower-case, delete ASCII ``string.punctuation``, delete the CJK counter words 年 歳 人 년,

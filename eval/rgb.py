@@ -234,17 +234,17 @@ def run_rgb(questions: Sequence[RgbQuestion], ask_over: AskOver,
 
 class TinyIndexAsker:
     """``AskOver`` with the real engine: per call a fresh index in a temporary folder, sharing
-    one embedder and one spaCy pipeline (each loaded once) across all calls."""
+    one embedder, one spaCy pipeline and one reader (each loaded once) across all calls."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, nlp: Language) -> None:
-        self.settings, self.embedder, self.nlp = settings, embedder, nlp
+    def __init__(self, settings: Settings, embedder: Embedder, nlp: Language, reader=None) -> None:
+        self.settings, self.embedder, self.nlp, self.reader = settings, embedder, nlp, reader
 
     def __call__(self, question: str, docs: Sequence[Document]) -> tuple[Answer, float]:
         from service.engine import Engine
 
         with tempfile.TemporaryDirectory(prefix="sourced-rgb-") as tmp:
             settings = self.settings.model_copy(update={"index_dir": Path(tmp) / "index"})
-            engine = Engine(settings, embedder=self.embedder, nlp=self.nlp)
+            engine = Engine(settings, embedder=self.embedder, nlp=self.nlp, reader=self.reader)
             try:
                 engine.index_documents(docs)
                 engine.start(progress=False)

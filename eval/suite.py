@@ -74,12 +74,15 @@ def run_suite(settings: Settings, datasets: Datasets, command: str, top_k: int |
     """Run every chosen dataset, printing each summary; the model and the spaCy pipeline load
     once and serve the main index and every tiny RGB index alike."""
     from service.engine import Engine, make_embedder
-    from service.extraction import load_nlp
+    from index.annotations import load_nlp
+
+    from service.reader import make_reader
 
     embedder, nlp = make_embedder(settings), load_nlp()
+    reader = make_reader(settings, embedder)
     suite = new_report(command)
     if datasets.file is not None or datasets.realtimeqa is not None:
-        engine = Engine(settings, embedder=embedder, nlp=nlp)
+        engine = Engine(settings, embedder=embedder, nlp=nlp, reader=reader)
         if datasets.realtimeqa is not None:
             _ensure_realtimeqa_index(engine, datasets.realtimeqa_dir, echo)
         engine.start(build_if_missing=True, progress=progress)
@@ -98,7 +101,7 @@ def run_suite(settings: Settings, datasets: Datasets, command: str, top_k: int |
             echo(f"\n{run.title}\n{format_summary(run.report)}")
         suite.runs = runs
     if datasets.rgb is not None:
-        suite.rgb = run_rgb(datasets.rgb, TinyIndexAsker(settings, embedder, nlp),
+        suite.rgb = run_rgb(datasets.rgb, TinyIndexAsker(settings, embedder, nlp, reader),
                             progress=progress)
         echo("\n" + format_rgb(suite.rgb))
     return suite

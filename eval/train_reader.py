@@ -1,0 +1,266 @@
+"""Fit the extractive reader's models from data and ship them with their figures.
+
+    python -m eval.train_reader                 # ~30 minutes on 2 cores (the indexes exist)
+    python -m eval.train_reader --quick --out /tmp/models   # a few steps on a tiny sample
+
+Fits, in order (each on data the next one's figures never saw):
+1. the answer-type model on SQuAD subset training questions and our written training questions
+   (their gold answers typed by the candidate kind that equals them);
+2. the candidate ranker (a conditional logit over each question's candidates) on SQuAD subset dev
+   questions (which the span model never saw) and the news training questions, with the shipped
+   span model's scores (``python -m eval.train_span_reader`` first);
+3. the confidence calibrator on the news training questions' out-of-fold choices.
+
+News questions are asked through the service's own retrieval over real indexes: the seed
+article (built here) and the RealTime QA corpus (``--rtqa-index``; built if missing, ~25 min).
+Held-out questions (eval/written/README.md) never train anything; the report gives their
+figures, and cross-validated figures (folds by article) for the rest, RealTime QA dev included.
+Writes service/reader/models/{answer_types,ranker,calibrator}.{npz,json} and
+eval/out/train_reader.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from eval import reader_fit as fit
+from eval.reader_data import Example, Reading, gold_kinds, span_scores, squad_examples
+from eval.written import Written, corpus_by_url, rtqa_questions, seed_questions
+from service.reader import models
+from service.reader.features import FEATURES
+from service.reader.ranker import CALIBRATION_FEATURES
+from service.reader.spans import KINDS
+
+TYPE_C = 1.0  # inverse L2 strength of the type model (chosen by CV: 0.1 / 1 / 10 within 1 point)
+RANKER_L2 = 1e-4  # per-question ridge of the ranker (1e-5 .. 1e-3 gave the same choices)
+CALIBRATOR_C = 1.0
+SPAN_SENTENCES = 6  # sentences the span model reads per question (see the report's timing note)
+FOLDS = 5
+
+
+class _NoReader:
+    """Stands in for the reader while its models are being fitted: only retrieval is used."""
+
+    name = "none"
+
+    def read(self, question, sentences):  # pragma: no cover - never called
+        raise RuntimeError("training asks no reader")
+
+
+def news_examples(engine, written: Sequence[Written], origin: str) -> list[Example]:
+    """Ask each question through the service's retrieval; the evidence is what the reader would
+    read."""
+    from service.reader.evidence import Question
+    from service.retrieval import EVIDENCE_CHUNKS
+
+    answerer = engine.answerer
+    retriever = answerer.retriever
+    texts = [w.question.question for w in written]
+    vectors = engine.embedder.embed(texts)
+    out = []
+    for w, vec in zip(written, vectors, strict=True):
+        q = w.question
+        hits = retriever.search(vec, q.question, max(engine.settings.top_k, EVIDENCE_CHUNKS))
+        question = Question.of(q.question, vec, retriever.idf)
+        out.append(Example(q.id, question, retriever.evidence(question, hits),
+                           list(q.answers) if q.answerable else [], w.group, origin, w.heldout,
+                           w.style, {"source": w.source}))
+    return out
+
+
+def _engine(index_dir: Path, embedder, docs=None):
+    from service.config import Settings
+    from service.engine import Engine
+
+    engine = Engine(Settings(index_dir=index_dir), embedder=embedder, reader=_NoReader())
+    if docs is not None:
+        from index.store import IndexStore
+
+        if not IndexStore.exists(index_dir):
+            print(f"indexing {len(docs)} documents into {index_dir}", flush=True)
+        engine.index_documents(docs, progress=True)
+    engine.start(build_if_missing=False, progress=False)
+    return engine
+
+
+def collect(args, reading: Reading) -> tuple[list[Example], list[Example], list[Example], list[Example]]:
+    """(SQuAD training, SQuAD dev, news training, held-out news) examples."""
+    from eval.realtimeqa import load_corpus, load_questions
+    from index.loaders import load_paths
+
+    squad_limit = 40 if args.quick else None
+    squad_train = squad_examples("train", reading, squad_limit)
+    squad_dev = squad_examples("dev", reading, 20 if args.quick else args.squad_dev)
+    news: list[Example] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = _engine(Path(tmp) / "seed", reading.embedder, load_paths([Path("corpus")]).documents)
+        try:
+            seed = seed_questions()
+            news += news_examples(engine, seed[:30] if args.quick else seed, "seed")
+        finally:
+            engine.close()
+    if not args.quick and not args.no_rtqa:
+        docs = load_corpus()
+        engine = _engine(args.rtqa_index, reading.embedder, docs)
+        try:
+            news += news_examples(engine, rtqa_questions(corpus_by_url(docs)), "written")
+            dev = [Written(q, "rtqa:" + (q.gold_urls[0] if q.gold_urls else q.id), "quiz", False,
+                           "realtimeqa/dev.jsonl") for q in load_questions()]
+            news += news_examples(engine, dev, "realtimeqa")
+        finally:
+            engine.close()
+    reading.save()
+    return (squad_train, squad_dev, [e for e in news if not e.heldout],
+            [e for e in news if e.heldout])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.train_reader",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="A few steps on a tiny sample (tests).")
+    parser.add_argument("--out", type=Path, default=models.MODELS_DIR, help="Where the models go.")
+    parser.add_argument("--report", type=Path, default=Path("eval/out/train_reader.json"))
+    parser.add_argument("--rtqa-index", type=Path, default=Path(".sourced.realtimeqa"))
+    parser.add_argument("--no-rtqa", action="store_true", help="Seed questions only (no RealTime QA index).")
+    parser.add_argument("--squad-dev", type=int, default=3000, help="SQuAD dev questions for the ranker.")
+    args = parser.parse_args(argv)
+
+    from index.onnx_embedder import OnnxEmbedder
+    from service.reader.span_model import SpanModel
+
+    t0 = time.time()
+    reading = Reading(OnnxEmbedder())
+    squad_train, squad_dev, train_news, held = collect(args, reading)
+    type_train, rank_train = squad_train + train_news, squad_dev + train_news
+    print(f"examples: {len(type_train)} for types, {len(rank_train)} for the ranker, "
+          f"{len(held)} held out ({time.time() - t0:.0f}s)", flush=True)
+    labelled = lambda text, answers: fit.label(text, answers) is True  # noqa: E731
+
+    # 1. answer types
+    kinds = [k for _, k in gold_kinds(type_train, labelled)]
+    keep = [i for i, k in enumerate(kinds) if k is not None]
+    types = fit.fit_types([type_train[i] for i in keep], [kinds[i] for i in keep], TYPE_C)
+    squad_typed = [(type_train[i], kinds[i]) for i in keep if type_train[i].origin == "squad"]
+    type_probs = _type_probs(rank_train, types, squad_typed, args)
+    held_kinds = [(p, k) for p, (_, k) in zip(types.probs(held), gold_kinds(held, labelled), strict=True)
+                  if k is not None]
+    dev_kinds = [(p, k) for p, (_, k) in zip(types.probs(squad_dev), gold_kinds(squad_dev, labelled),
+                                             strict=True) if k is not None]
+
+    # 2. ranker
+    span = SpanModel.load()
+    n_span = 1 if args.quick else SPAN_SENTENCES
+    cands = fit.candidate_matrix(rank_train, type_probs, span_scores(span, rank_train, n_span))
+    news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
+    logits = _news_out_of_fold(cands, rank_train, news_rows, args)
+    ranker = fit.fit_listwise(cands.x, cands.y, cands.example, RANKER_L2)
+
+    # 3. calibrator, on the news questions' out-of-fold choices
+    choices = fit.choose(cands, logits, rank_train)
+    news_choices = [choices[i] for i in news_rows]
+    news_examples_ = [rank_train[i] for i in news_rows]
+    conf = fit.out_of_fold_confidence(news_choices, news_examples_, CALIBRATOR_C,
+                                      folds=2 if args.quick else FOLDS)
+    calibrator = fit.fit_calibrator(news_choices, news_examples_, CALIBRATOR_C)
+
+    # held out: everything fitted on the rest
+    held_cands = fit.candidate_matrix(held, types.probs(held), span_scores(span, held, n_span))
+    held_choices = fit.choose(held_cands, ranker.logits(held_cands.x), held)
+    held_conf = np.array([1 / (1 + np.exp(-calibrator.logits(c.standing[None])[0]))
+                          if c.standing is not None else 0.0 for c in held_choices])
+    report = {
+        "answer_types": {
+            "squad_dev_accuracy": _accuracy(dev_kinds), "squad_dev_questions": len(dev_kinds),
+            "news_heldout_accuracy": _accuracy(held_kinds), "news_heldout_questions": len(held_kinds),
+        },
+        "cross_validated": {o: fit.summary(news_choices, news_examples_, conf, select=lambda e, o=o: e.origin == o)
+                            for o in sorted({e.origin for e in news_examples_})},
+        "held_out": _by_origin_and_style(held_choices, held, held_conf),
+        "examples": {"types": len(type_train), "ranker": len(rank_train), "held_out": len(held)},
+        "span_sentences": n_span,
+        "seconds": round(time.time() - t0),
+    }
+    _save(args, types, ranker, calibrator, report, n_span)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _type_probs(examples: list[Example], types: fit.TypeFit, squad_typed, args) -> np.ndarray:
+    """SQuAD dev examples from the final type model (never trained on them); news examples out
+    of fold, so that the ranker learns how far to trust type probabilities on unseen questions."""
+    probs = types.probs(examples)
+    news = [i for i, e in enumerate(examples) if e.origin != "squad"]
+    if args.quick or len({examples[i].group for i in news}) < FOLDS:
+        return probs
+    labelled = lambda text, answers: fit.label(text, answers) is True  # noqa: E731
+    groups = [examples[i].group for i in news]
+    for train, test in GroupKFold(FOLDS).split(news, groups=groups):
+        part = [(examples[news[j]], k) for j, (_, k) in zip(train, gold_kinds([examples[news[j]] for j in train], labelled), strict=True)]
+        pairs = [(e, k) for e, k in [*squad_typed, *part] if k is not None]
+        f = fit.fit_types([e for e, _ in pairs], [k for _, k in pairs], TYPE_C)
+        probs[[news[j] for j in test]] = f.probs([examples[news[j]] for j in test])
+    return probs
+
+
+def _news_out_of_fold(cands: fit.Candidates, examples: list[Example], news: list[int], args) -> np.ndarray:
+    """Ranker scores of the news questions from rankers that did not see their article."""
+    z = np.zeros(len(cands.y))
+    if not news:
+        return z
+    folds = min(2 if args.quick else FOLDS, len({examples[i].group for i in news}))
+    if folds < 2:
+        return fit.fit_listwise(cands.x, cands.y, cands.example, RANKER_L2).logits(cands.x)
+    groups = [examples[i].group for i in news]
+    for _, test in GroupKFold(folds).split(news, groups=groups):
+        out = np.isin(cands.example, [news[j] for j in test])
+        ranker = fit.fit_listwise(cands.x[~out], cands.y[~out], cands.example[~out], RANKER_L2)
+        z[out] = ranker.logits(cands.x[out])
+    return z
+
+
+def _accuracy(pairs) -> float | None:
+    return round(float(np.mean([np.argmax(p) == k for p, k in pairs])), 4) if pairs else None
+
+
+def _by_origin_and_style(choices, examples, conf) -> dict:
+    out = {}
+    for origin in sorted({e.origin for e in examples}):
+        out[origin] = {"all": fit.summary(choices, examples, conf, select=lambda e, o=origin: e.origin == o)}
+        for style in sorted({e.style for e in examples if e.origin == origin}):
+            out[origin][style] = fit.summary(
+                choices, examples, conf, select=lambda e, o=origin, s=style: e.origin == o and e.style == s)
+    return out
+
+
+def _save(args, types: fit.TypeFit, ranker: fit.LinearFit, calibrator: fit.LinearFit, report: dict,
+          n_span: int) -> None:
+    trained_on = {
+        "answer_types": "squad_subset train + written training questions (eval/written)",
+        "ranker": "squad_subset dev (first %d) + written training questions, RealTime QA dev" % args.squad_dev,
+        "calibrator": "out-of-fold choices on the news training questions",
+    }
+    common = {"command": "python -m eval.train_reader " + " ".join(sys.argv[1:]),
+              "quick": args.quick, "report": report}
+    models.save("answer_types", {"dense": types.dense, "sparse": types.sparse, "bias": types.bias},
+                {**common, "kinds": list(KINDS), "vocabulary": types.vocabulary,
+                 "trained_on": trained_on["answer_types"]}, args.out)
+    models.save("ranker", ranker.arrays(), {**common, "features": list(FEATURES),
+                                            "span_sentences": n_span, "trained_on": trained_on["ranker"]},
+                args.out)
+    models.save("calibrator", calibrator.arrays(), {**common, "features": list(CALIBRATION_FEATURES),
+                                                    "trained_on": trained_on["calibrator"]}, args.out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
