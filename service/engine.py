@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from index.embedding import DEFAULT_MODEL, Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.errors import DocumentNotFoundError, IndexNotFoundError
-from index.indexer import Indexer, IndexReport
+from index.indexer import Indexer, IndexReport, Process
 from index.loaders import load_paths
 from index.records import Document
 from index.store import IndexStore
@@ -223,9 +223,11 @@ class Engine:
         return report
 
     def index_documents(self, docs: Sequence[Document], *, prune: bool = False, progress: bool = False,
-                        save_arrays: bool = False) -> IndexReport:
+                        save_arrays: bool = False, process: Process | None = None) -> IndexReport:
+        """``process``: where the documents are processed (``Indexer.run``), here by default."""
         with self._write_lock:
-            report = self.indexer.run(docs, prune=prune, progress=progress, save_arrays=save_arrays)
+            report = self.indexer.run(docs, prune=prune, progress=progress, save_arrays=save_arrays,
+                                      process=process)
             if self._store is not None and report.changed + len(report.removed):
                 self._refresh()
         return report
