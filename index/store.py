@@ -272,6 +272,33 @@ class IndexStore:
             self._bump()
         return n
 
+    def copy_documents(self, source: Path, doc_ids: Iterable[str]) -> int:
+        """Copy documents with all their rows, bytes unchanged, from the index database at
+        ``source`` (a shard is built this way, index/shards.py), in one transaction."""
+        with self._lock:
+            self._conn.execute("ATTACH DATABASE ? AS src", (str(source / DB_NAME),))
+            try:
+                with self._conn:
+                    self._conn.execute("CREATE TEMP TABLE wanted (doc_id TEXT PRIMARY KEY)")
+                    self._conn.executemany("INSERT INTO wanted VALUES (?)", ((d,) for d in doc_ids))
+                    picked = "WHERE doc_id IN (SELECT doc_id FROM wanted) ORDER BY doc_id, ordinal"
+                    n = self._conn.execute(
+                        "INSERT INTO documents SELECT * FROM src.documents"
+                        " WHERE doc_id IN (SELECT doc_id FROM wanted) ORDER BY doc_id").rowcount
+                    self._conn.execute(
+                        "INSERT INTO chunks(doc_id, ordinal, char_start, char_end, n_tokens,"
+                        " sent_start, sent_end, vector) SELECT doc_id, ordinal, char_start, char_end,"
+                        f" n_tokens, sent_start, sent_end, vector FROM src.chunks {picked}")
+                    self._conn.execute(
+                        "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, n_tokens, vector,"
+                        " tokens) SELECT doc_id, ordinal, char_start, char_end, n_tokens, vector,"
+                        f" tokens FROM src.sentences {picked}")
+                    self._conn.execute("DROP TABLE temp.wanted")
+                    self._bump()
+            finally:
+                self._conn.execute("DETACH DATABASE src")
+        return n
+
     def remove(self, doc_ids: Iterable[str]) -> int:
         with self._lock, self._conn:
             removed = sum(

@@ -49,3 +49,30 @@ def started_engine(index_dir: Path, corpus_dir: Path, nlp, **settings):
     eng = Engine(Settings(index_dir=index_dir, corpus_dir=corpus_dir, **settings), nlp=nlp)
     eng.start(build_if_missing=True, progress=False)
     return eng
+
+
+SEED_DEV = ROOT / "eval" / "seed_dev.jsonl"
+
+
+def seed_dev_questions() -> list[str]:
+    import json
+
+    return [json.loads(line)["question"] for line in SEED_DEV.read_text().splitlines() if line.strip()]
+
+
+def write_small_corpus(folder: Path) -> Path:
+    """A dozen articles that compete for the seed questions: the seed article, the two test
+    articles, and one short briefing per paragraph of the seed article (so that a sharded
+    index spreads the evidence, and BM25's statistics differ from shard to shard)."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CORPUS / f"{SEED_ID}.md", folder)
+    for path in (ROOT / "tests" / "data").rglob("*.md"):
+        shutil.copy(path, folder / path.name)
+    body = (CORPUS / f"{SEED_ID}.md").read_text().split("---", 2)[2]
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    for i, paragraph in enumerate(paragraphs):
+        (folder / f"briefing-{i:02d}.md").write_text(
+            f"# Briefing {i}: Iraq and the coalition\n\nFrom our correspondents, note {i}. {paragraph}\n")
+    return folder
