@@ -352,6 +352,12 @@ def serve(
         "own core; the index's arrays are shared through the page cache; writes stay "
         "serialised. The rate limit and /metrics are per process."))] = None,
     index_dir: IndexDir = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
+        "Serve on a Ray cluster with Ray Serve (auto, HOST:PORT, ray://...; also "
+        "SOURCED_RAY_ADDRESS): the index split into --shards, each with --replicas. Reads only."
+    ))] = None,
+    shards: Annotated[int, typer.Option(min=1, max=1024, help="With --ray: shards of the index.")] = 1,
+    replicas: Annotated[int, typer.Option(min=1, max=1024, help="With --ray: replicas per shard.")] = 1,
 ) -> None:
     """Serve the HTTP API and the web form (API docs at /docs).
 
@@ -359,7 +365,9 @@ def serve(
 
     Writes (POST and DELETE /documents) need SOURCED_API_KEY set.
 
-    Example: sourced serve --port 8080 --workers 2
+    Examples: sourced serve --port 8080 --workers 2
+
+      sourced serve --ray auto --shards 4 --replicas 2
     """
     import uvicorn
 
@@ -367,11 +375,19 @@ def serve(
     from service.api.app import SUPERVISOR_PID
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    settings = load_settings(index_dir)
+    settings = load_settings(index_dir, ray_address=ray)
     workers = workers or _cores()
     engine = _engine(settings)
     typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
     _start(engine)  # here, so errors are one line, not a traceback
+    if settings.ray_address:
+        engine.close()
+        from index.ray_env import connect
+
+        connect(settings.ray_address)
+        from service.cluster import serve_forever
+
+        return serve_forever(settings, host, port, shards, replicas, echo=typer.echo)
     writes = "enabled" if settings.api_key else "disabled (set SOURCED_API_KEY to enable them)"
     typer.echo(f"serving on http://{host}:{port}/ with {workers} worker{'s' * (workers > 1)} "
                f"(API docs at /docs); writes {writes}. Ctrl+C stops.")
