@@ -76,3 +76,65 @@ def write_small_corpus(folder: Path) -> Path:
         (folder / f"briefing-{i:02d}.md").write_text(
             f"# Briefing {i}: Iraq and the coalition\n\nFrom our correspondents, note {i}. {paragraph}\n")
     return folder
+
+
+# -- Ray (tests marked `ray`): one real 2-node local cluster for the whole session ------------
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A ``ray.cluster_utils.Cluster`` of two one-CPU nodes, this process its driver
+    (index/ray_env.py: the settings that work on small machines). Skipped without the extra."""
+    pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    pytest.importorskip("ray.serve")
+    from index.ray_env import local_cluster
+
+    with local_cluster(nodes=2, cpus_per_node=1) as cluster:
+        yield cluster
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def index_tables(index_dir: Path) -> dict[str, list[tuple]]:
+    """Every stored row of an index, vectors as arrays (compared within float tolerance)."""
+    import sqlite3
+
+    import numpy as np
+
+    from index.store import DB_NAME
+
+    conn = sqlite3.connect(index_dir / DB_NAME)
+    try:
+        docs = conn.execute("SELECT doc_id, title, url, published, source, content_hash, text"
+                            " FROM documents ORDER BY doc_id").fetchall()
+        chunks = conn.execute("SELECT id, doc_id, ordinal, char_start, char_end, n_tokens,"
+                              " sent_start, sent_end, vector FROM chunks ORDER BY id").fetchall()
+        sents = conn.execute("SELECT id, doc_id, ordinal, char_start, char_end, n_tokens, tokens,"
+                             " vector FROM sentences ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+    def split(rows):
+        return [r[:-1] for r in rows], [np.frombuffer(r[-1], np.float32) for r in rows]
+
+    (chunk_rows, chunk_vecs), (sent_rows, sent_vecs) = split(chunks), split(sents)
+    return {"documents": docs, "chunks": chunk_rows, "sentences": sent_rows,
+            "chunk_vectors": chunk_vecs, "sentence_vectors": sent_vecs}
+
+
+def assert_same_index(a: Path, b: Path, atol: float = 1e-5) -> None:
+    """Same documents, chunk and sentence rows (ids, offsets, token rows); vectors within
+    ``atol``."""
+    import numpy as np
+
+    x, y = index_tables(a), index_tables(b)
+    for table in ("documents", "chunks", "sentences"):
+        assert x[table] == y[table], table
+    for table in ("chunk_vectors", "sentence_vectors"):
+        assert len(x[table]) == len(y[table])
+        assert all(np.allclose(u, v, atol=atol) for u, v in zip(x[table], y[table], strict=True)), table
