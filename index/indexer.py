@@ -6,9 +6,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,8 +19,7 @@ from index.embedding import Embedder
 from index.manifest import Manifest
 from index.pipeline import ProcessedDocument, Processor, pooled
 from index.records import Document
-from index.store import DB_NAME, IndexStore, write_lock
-
+from index.store import DB_NAME, IndexStore, swap_in, write_lock
 
 # Documents to index -> the same documents processed, in batches, in any order: where the work
 # runs (index/distributed.py: a Ray cluster). The indexer still commits every batch itself.
@@ -197,12 +196,7 @@ def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool =
         fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs,
                         indexer.processor._nlp)
         report = fresh.run(documents, progress=progress, save_arrays=True, process=process)
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+        swap_in(staging, target)
     return report
 
 

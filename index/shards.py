@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.lexical import CorpusStats, LexicalIndex
-from index.store import IndexStore, write_lock
+from index.store import IndexStore, swap_in, write_lock
 
 SHARDS_FILE = "shards.json"
 STATS_FILE = "corpus_stats.json"
@@ -95,12 +95,7 @@ def split(index_dir: Path, shards: int, root: Path | None = None) -> ShardSet:
         CorpusStats.merge(parts).save(staging / STATS_FILE)
         (staging / SHARDS_FILE).write_text(
             json.dumps({"shards": shards, "generation": generation}), encoding="utf-8")
-        old = root.with_name(root.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if root.exists():
-            root.rename(old)
-        staging.rename(root)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(staging, root)
     found = ShardSet.open(root)
     assert found is not None
     return found

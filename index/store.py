@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -366,6 +367,17 @@ class IndexStore:
         if cache and base is None and snap.cache_dir is None:
             arrays.save(self.index_dir, snap)
         return snap
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Put the complete directory ``staging`` at ``target``, the old one moved aside first
+    (``<target>.old``: a swap killed between the two renames is finished on the next open)."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _finish_interrupted_swap(index_dir: Path) -> None:

@@ -1,10 +1,13 @@
 """`sourced serve --ray ADDRESS --shards N --replicas R`: the service on a Ray cluster.
 
 Ray Serve runs one deployment per shard (``R`` replicas each, every replica holding its shard's
-FAISS and BM25 arrays, memory-mapped) and a front deployment that serves the usual HTTP app
-(service/api: the same routes, form and answers) over a ``ShardedEngine`` (service/sharded.py):
-it embeds the question, scatters it to every shard, merges their candidates, reads the hit
-documents once and runs the reader once.
+FAISS and BM25 arrays, memory-mapped) and a front deployment (``R`` replicas too) that serves
+the usual HTTP app (service/api: the same routes, form and answers) over a ``ShardedEngine``
+(service/sharded.py): it embeds the question, scatters it to every shard, merges their
+candidates, reads the hit documents once and runs the reader once.
+
+Every node reads the shards at the same path: on several machines, the index directory lies on
+a file system they share (or is copied to the same path on each).
 
 A replica that dies is replaced by Serve; meanwhile a call to it fails and is sent again, to
 another replica of the same shard (``ATTEMPTS`` tries in all).
@@ -95,12 +98,14 @@ class Front:
 
 def application(settings: Settings, shards: ShardSet, replicas: int = 1,
                 cpus_per_replica: float = 0.25):
-    """The Serve application: one deployment per shard, ``replicas`` each, and the front."""
+    """The Serve application: one deployment per shard and the front, ``replicas`` each (the
+    front embeds the question and runs the reader: the largest part of an answer's cost)."""
     stats_file = str((shards.root / STATS_FILE).resolve())
     actor = {"num_cpus": cpus_per_replica}
     parts = [ShardServer.options(name=f"shard-{i}", num_replicas=replicas, ray_actor_options=actor)
              .bind(str(d.resolve()), stats_file) for i, d in enumerate(shards.dirs)]
-    return Front.options(ray_actor_options=actor).bind(settings, stats_file, *parts)
+    return (Front.options(num_replicas=replicas, ray_actor_options=actor)
+            .bind(settings, stats_file, *parts))
 
 
 def deploy(settings: Settings, shards: ShardSet, replicas: int = 1, host: str = "127.0.0.1",

@@ -78,6 +78,21 @@ def write_small_corpus(folder: Path) -> Path:
     return folder
 
 
+def small_index_engine(root: Path, nlp):
+    """An engine (fake embedder and reader) over ``write_small_corpus``, its index built with
+    its serving arrays."""
+    from index.indexer import Indexer
+    from service.engine import Engine
+
+    corpus = write_small_corpus(root / "corpus")
+    settings = Settings(index_dir=root / "idx", corpus_dir=corpus, embedder="hash", reader="fake")
+    Indexer(settings.index_dir, HashEmbedder(64), nlp=nlp).run(
+        load_paths([corpus]).documents, progress=False, save_arrays=True)
+    engine = Engine(settings, embedder=HashEmbedder(64))
+    engine.start()
+    return engine
+
+
 # -- Ray (tests marked `ray`): one real 2-node local cluster for the whole session ------------
 @pytest.fixture(scope="session")
 def ray_cluster():

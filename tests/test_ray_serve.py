@@ -10,14 +10,9 @@ import signal
 import httpx
 import pytest
 
-from index.embedding import HashEmbedder
-from index.indexer import Indexer
-from index.loaders import load_paths
 from index.ray_env import wait_until
 from index.shards import split
-from service.config import Settings
-from service.engine import Engine
-from tests.conftest import free_port, seed_dev_questions, write_small_corpus
+from tests.conftest import free_port, seed_dev_questions, small_index_engine
 
 pytestmark = pytest.mark.ray
 SHARDS, REPLICAS = 2, 2
@@ -26,13 +21,7 @@ TRIES = 3  # per request, while a replica is being replaced
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, nlp):
-    root = tmp_path_factory.mktemp("served")
-    corpus = write_small_corpus(root / "corpus")
-    settings = Settings(index_dir=root / "idx", corpus_dir=corpus, embedder="hash", reader="fake")
-    Indexer(settings.index_dir, HashEmbedder(64), nlp=nlp).run(
-        load_paths([corpus]).documents, progress=False, save_arrays=True)
-    engine = Engine(settings)
-    engine.start()
+    engine = small_index_engine(tmp_path_factory.mktemp("served"), nlp)
     yield engine
     engine.close()
 

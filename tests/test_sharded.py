@@ -6,27 +6,17 @@ from __future__ import annotations
 import pytest
 
 from index.embedding import HashEmbedder
-from index.indexer import Indexer
 from index.lexical import CorpusStats, LexicalIndex
-from index.loaders import load_paths
 from index.shards import ShardSet, shard_of, split
 from index.store import IndexStore
-from service.config import Settings
-from service.engine import Engine
 from service.filters import Filters
 from service.sharded import ShardedEngine, local_shards
-from tests.conftest import seed_dev_questions, write_small_corpus
+from tests.conftest import seed_dev_questions, small_index_engine
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, nlp):
-    root = tmp_path_factory.mktemp("sharded")
-    corpus = write_small_corpus(root / "corpus")
-    settings = Settings(index_dir=root / "idx", corpus_dir=corpus, embedder="hash", reader="fake")
-    Indexer(settings.index_dir, HashEmbedder(64), nlp=nlp).run(
-        load_paths([corpus]).documents, progress=False, save_arrays=True)
-    engine = Engine(settings, embedder=HashEmbedder(64))
-    engine.start()
+    engine = small_index_engine(tmp_path_factory.mktemp("sharded"), nlp)
     yield engine
     engine.close()
 
