@@ -107,49 +107,9 @@ def ray_cluster():
         yield cluster
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def index_tables(index_dir: Path) -> dict[str, list[tuple]]:
-    """Every stored row of an index, vectors as arrays (compared within float tolerance)."""
-    import sqlite3
-
-    import numpy as np
-
-    from index.store import DB_NAME
-
-    conn = sqlite3.connect(index_dir / DB_NAME)
-    try:
-        docs = conn.execute("SELECT doc_id, title, url, published, source, content_hash, text"
-                            " FROM documents ORDER BY doc_id").fetchall()
-        chunks = conn.execute("SELECT id, doc_id, ordinal, char_start, char_end, n_tokens,"
-                              " sent_start, sent_end, vector FROM chunks ORDER BY id").fetchall()
-        sents = conn.execute("SELECT id, doc_id, ordinal, char_start, char_end, n_tokens, tokens,"
-                             " vector FROM sentences ORDER BY id").fetchall()
-    finally:
-        conn.close()
-
-    def split(rows):
-        return [r[:-1] for r in rows], [np.frombuffer(r[-1], np.float32) for r in rows]
-
-    (chunk_rows, chunk_vecs), (sent_rows, sent_vecs) = split(chunks), split(sents)
-    return {"documents": docs, "chunks": chunk_rows, "sentences": sent_rows,
-            "chunk_vectors": chunk_vecs, "sentence_vectors": sent_vecs}
-
-
 def assert_same_index(a: Path, b: Path, atol: float = 1e-5) -> None:
     """Same documents, chunk and sentence rows (ids, offsets, token rows); vectors within
     ``atol``."""
-    import numpy as np
+    from eval.check_ray import index_differences
 
-    x, y = index_tables(a), index_tables(b)
-    for table in ("documents", "chunks", "sentences"):
-        assert x[table] == y[table], table
-    for table in ("chunk_vectors", "sentence_vectors"):
-        assert len(x[table]) == len(y[table])
-        assert all(np.allclose(u, v, atol=atol) for u, v in zip(x[table], y[table], strict=True)), table
+    assert index_differences(a, b, atol) == []

@@ -122,7 +122,7 @@ def _committed(index_dir: Path) -> int:
 
 def _rows_by_key(index_dir: Path) -> dict:
     """Rows by (doc_id, ordinal), without database ids (a resumed run commits in another order)."""
-    from tests.conftest import index_tables
+    from eval.check_ray import index_tables
 
     t = index_tables(index_dir)
     chunks = sorted((r[1:], v.tobytes()) for r, v in zip(t["chunks"], t["chunk_vectors"], strict=True))

@@ -10,9 +10,10 @@ import signal
 import httpx
 import pytest
 
+from eval.bench_load import free_port
 from index.ray_env import wait_until
 from index.shards import split
-from tests.conftest import free_port, seed_dev_questions, small_index_engine
+from tests.conftest import seed_dev_questions, small_index_engine
 
 pytestmark = pytest.mark.ray
 SHARDS, REPLICAS = 2, 2
