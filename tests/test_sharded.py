@@ -71,3 +71,16 @@ def test_shards_are_reused_until_the_index_changes(single):
 def _same(a, b) -> bool:
     skip = {"timings"}
     return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+def test_the_commands_offer_ray():
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    flat = {c: " ".join(CliRunner().invoke(app, [c, "--help"]).output.replace("│", " ").split())
+            for c in ("index", "serve")}
+    for option in ("--ray", "--ray-actors", "--ray-batch-docs"):
+        assert option in flat["index"]
+    for option in ("--ray", "--shards", "--replicas"):
+        assert option in flat["serve"]
