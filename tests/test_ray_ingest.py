@@ -71,7 +71,7 @@ class SlowEmbedder(HashEmbedder):
         Path(pid_dir, str(os.getpid())).touch()
 
     def embed(self, texts, *, progress: bool = False):
-        time.sleep(0.3)
+        time.sleep(0.15)
         return super().embed(texts, progress=progress)
 
 
@@ -97,7 +97,7 @@ def test_a_worker_killed_mid_ingest_loses_and_duplicates_nothing(ray_cluster, tm
     victim = int(next(pids.iterdir()).name)
     os.kill(victim, signal.SIGKILL)
     worker.join(300)
-    assert not worker.is_alive()
+    assert not worker.is_alive()  # Ray restarts the actor and retries its batch: usually done
     assert _committed(tmp_path / "ray") >= 2
     again = indexer.run(docs, progress=False, process=process)
     assert again.changed + again.unchanged == len(docs)
