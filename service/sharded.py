@@ -38,7 +38,7 @@ from service.config import Settings
 from service.engine import make_embedder, no_match, summary
 from service.filters import Filters
 from service.reader import Reader, make_reader
-from service.retrieval import ChunkHit, evidence, fuse, to_hits
+from service.retrieval import ChunkHit, HybridRetriever, evidence, fuse, to_hits
 from service.schemas import Answer, Passage
 
 Key = tuple[str, int]  # (doc_id, chunk ordinal): sorts as the single index orders its rows
@@ -58,8 +58,6 @@ class Shard:
     whole corpus's statistics."""
 
     def __init__(self, index_dir: Path, stats: CorpusStats, candidates: int = 50) -> None:
-        from service.retrieval import HybridRetriever
-
         store = IndexStore.open(index_dir)
         try:
             snapshot = store.snapshot()

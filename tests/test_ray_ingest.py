@@ -51,6 +51,13 @@ def test_index_with_ray_equals_a_local_build(ray_cluster, env):
     again = runner.invoke(app, ["index", str(corpus), "--index-dir", "ray", "-q", "--ray",
                                 ray_cluster.address])
     assert again.output.startswith("0 added, 0 replaced, 19 unchanged"), again.output
+    (corpus / "briefing-00.md").unlink()  # --prune and --rebuild go through the cluster too
+    for options in (["--prune"], ["--rebuild"]):
+        local = runner.invoke(app, ["index", str(corpus), "--index-dir", "local", "-q", *options])
+        distributed = runner.invoke(app, ["index", str(corpus), "--index-dir", "ray", "-q",
+                                          "--ray", ray_cluster.address, *options])
+        assert distributed.output.split(";")[0] == local.output.split(";")[0], options
+        assert_same_index(env / "local", env / "ray", atol=0)
 
 
 def test_index_with_ray_and_the_real_model_equals_a_local_build(ray_cluster, tmp_path, nlp):
