@@ -20,6 +20,8 @@ Usage::
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,7 @@ def serve_forever(settings: Settings, host: str, port: int, shards: int, replica
     echo(f"serving on {url}/ from a Ray cluster: {shards} shard{'s' * (shards > 1)} x "
          f"{replicas} replica{'s' * (replicas > 1)} (API docs at /docs); writes disabled. "
          "Ctrl+C stops.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped like Ctrl+C: the app goes too
     try:
         while True:
             time.sleep(3600)
