@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -34,7 +33,6 @@ from eval.bench_load import (
     bench,
     free_port,
     load_questions,
-    rss_kb,
     run_load,
     server_env,
 )
@@ -148,8 +146,7 @@ def main() -> None:
                 ingest = ingest_ray(docs, ray_settings.index_dir, ray_settings, actors=nodes)
                 load = answers_ray(cluster, ray_settings, nodes, questions, args.clients, args.duration)
                 rows.append({"setup": f"Ray, {nodes} node{'s' * (nodes > 1)}", **_row(ingest, load),
-                             "node_mb": load["node_mb"],
-                             "driver_mb": round((rss_kb(os.getpid()) or 0) / 1024, 1)})
+                             "node_mb": load["node_mb"]})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {"corpus": described, "documents": len(docs), "questions": len(questions), "reader": reader,
