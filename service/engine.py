@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from index.embedding import DEFAULT_MODEL, Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.errors import DocumentNotFoundError, IndexNotFoundError
 from index.indexer import Indexer, IndexReport, Process
