@@ -78,7 +78,7 @@ class SlowEmbedder(HashEmbedder):
         Path(pid_dir, str(os.getpid())).touch()
 
     def embed(self, texts, *, progress: bool = False):
-        time.sleep(0.15)
+        time.sleep(0.25)
         return super().embed(texts, progress=progress)
 
 
@@ -102,6 +102,7 @@ def test_a_worker_killed_mid_ingest_loses_and_duplicates_nothing(ray_cluster, tm
     worker.start()
     assert _wait(lambda: _committed(tmp_path / "ray") >= 2 and any(pids.iterdir()), 120)
     victim = int(next(pids.iterdir()).name)
+    assert _committed(tmp_path / "ray") < len(docs)  # mid-ingest
     os.kill(victim, signal.SIGKILL)
     worker.join(300)
     assert not worker.is_alive()  # Ray restarts the actor and retries its batch: usually done
