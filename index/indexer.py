@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,9 +17,13 @@ from index.annotations import ANNOTATION_VERSION, SPACY_MODEL
 from index.chunking import ChunkSettings
 from index.embedding import Embedder
 from index.manifest import Manifest
-from index.pipeline import Processor, pooled
+from index.pipeline import ProcessedDocument, Processor, pooled
 from index.records import Document
-from index.store import DB_NAME, IndexStore, write_lock
+from index.store import DB_NAME, IndexStore, swap_in, write_lock
+
+# Documents to index -> the same documents processed, in batches, in any order: where the work
+# runs (index/distributed.py: a Ray cluster). The indexer still commits every batch itself.
+Process = Callable[[list[Document]], Iterable[list[ProcessedDocument]]]
 
 
 @dataclass
@@ -91,10 +95,14 @@ class Indexer:
 
     def run(
         self, documents: Iterable[Document], *, prune: bool = False, progress: bool = True,
-        save_arrays: bool = False,
+        save_arrays: bool = False, process: Process | None = None,
     ) -> IndexReport:
         """Index ``documents``; ``save_arrays`` also writes the serving arrays beside the index
-        (index/arrays.py), so the next start maps them instead of reading the database."""
+        (index/arrays.py), so the next start maps them instead of reading the database.
+
+        ``process``, when given, processes the documents that need indexing elsewhere (a Ray
+        cluster: ``index.distributed.RayProcess``) with this indexer's ``Processor``; what it
+        yields is committed here, batch by batch, exactly as a local run commits its own."""
         report, started = IndexReport(), time.perf_counter()
         say = _status(progress)
         store = self.open_store()
@@ -106,10 +114,12 @@ class Indexer:
                 report.unchanged = len(docs) - len(todo)
                 if todo:
                     store.begin_build(len(docs))
+                if todo and process is None:
                     say(f"loading the embedding model and spaCy to index {len(todo):,} documents...")
                     self.embedder.warm_up()
                     _ = self.processor.nlp
-                self._write(store, todo, known, report, progress)
+                batches = self._processed(todo) if process is None else process(todo)
+                self._write(store, batches, len(todo), known, report, progress)
                 if prune:
                     seen = {d.doc_id for d in docs}
                     stale = [d for d in known if d not in seen]
@@ -126,31 +136,35 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _write(self, store: IndexStore, todo: list[Document], known: dict[str, str],
-               report: IndexReport, progress: bool) -> None:
-        """Batches of documents, each committed on its own. spaCy reads batch i+1 on a second
+    def _write(self, store: IndexStore, batches: Iterable[list[ProcessedDocument]], total: int,
+               known: dict[str, str], report: IndexReport, progress: bool) -> None:
+        """Commit each batch of processed documents on its own: a killed run keeps them all."""
+        bar = tqdm(total=total, unit="doc", desc="indexing", disable=not progress,
+                   dynamic_ncols=True)
+        t0 = time.perf_counter()
+        for done in batches:
+            store.put(done)
+            for item in done:
+                doc_id = item.document.doc_id
+                (report.replaced if doc_id in known else report.added).append(doc_id)
+                report.chunks += len(item.split.chunks)
+                report.sentences += len(item.split.sentences)
+            bar.set_postfix_str(f"{report.chunks / (time.perf_counter() - t0):.1f} chunks/s")
+            bar.update(len(done))
+        bar.close()
+
+    def _processed(self, todo: list[Document]) -> Iterable[list[ProcessedDocument]]:
+        """``todo`` processed here, ``batch_docs`` at a time. spaCy reads batch i+1 on a second
         thread while the model embeds batch i (onnxruntime leaves the interpreter lock): the
         two largest costs of indexing overlap on two cores."""
         batches = [todo[i : i + self.batch_docs] for i in range(0, len(todo), self.batch_docs)]
-        bar = tqdm(total=len(todo), unit="doc", desc="indexing", disable=not progress,
-                   dynamic_ncols=True)
-        t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(self._prepare, batches[0]) if batches else None
             for i in range(len(batches)):
                 splits, tokens = pending.result()
                 if i + 1 < len(batches):
                     pending = pool.submit(self._prepare, batches[i + 1])
-                done = Processor.assemble(splits, tokens, self.processor.embed(splits))
-                store.put(done)
-                for split in splits:
-                    doc_id = split.document.doc_id
-                    (report.replaced if doc_id in known else report.added).append(doc_id)
-                    report.chunks += len(split.chunks)
-                    report.sentences += len(split.sentences)
-                bar.set_postfix_str(f"{report.chunks / (time.perf_counter() - t0):.1f} chunks/s")
-                bar.update(len(splits))
-        bar.close()
+                yield Processor.assemble(splits, tokens, self.processor.embed(splits))
 
     def _prepare(self, batch: list[Document]):
         splits = self.processor.split(batch)
@@ -168,7 +182,8 @@ class Indexer:
         return [d for d in doc_ids if d not in known]
 
 
-def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool = True) -> IndexReport:
+def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool = True,
+            process: Process | None = None) -> IndexReport:
     """Build a fresh index beside the old one and swap it in only when complete.
 
     The old index's write lock is held throughout: a write meanwhile is refused as busy rather
@@ -180,13 +195,8 @@ def rebuild(indexer: Indexer, documents: Iterable[Document], *, progress: bool =
         shutil.rmtree(staging, ignore_errors=True)
         fresh = Indexer(staging, indexer.embedder, indexer.chunker.settings, indexer.batch_docs,
                         indexer.processor._nlp)
-        report = fresh.run(documents, progress=progress, save_arrays=True)
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+        report = fresh.run(documents, progress=progress, save_arrays=True, process=process)
+        swap_in(staging, target)
     return report
 
 

@@ -7,10 +7,15 @@ scores (which depend on corpus-wide statistics) in a few vectorised numpy passes
 
 Scores match ``bm25s.BM25()`` (method "lucene", k1=1.5, b=0.75, float32), bit for bit:
 ``tests/test_lexical.py`` checks them against it.
+
+A shard of a larger index (index/shards.py) scores with the whole corpus's statistics
+(``CorpusStats``: document frequencies, chunk count, total length), so each of its chunks gets
+the score it would get in the single index, and merged rankings equal the single index's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -70,6 +75,49 @@ class DocTerms:
     lengths: np.ndarray  # int64 tokens per chunk (stopwords excluded), BM25's document length
 
 
+@dataclass(frozen=True)
+class CorpusStats:
+    """What BM25 needs of the whole corpus: chunks, their total length (tokens, stopwords
+    excluded), and each stem's document (chunk) frequency.
+
+    Usage::
+
+        stats = CorpusStats.merge([shard.stats() for shard in shards])
+        shard = LexicalIndex.build(keys, texts, stats=stats)   # scores as the single index
+    """
+
+    n_chunks: int
+    total_length: int
+    df: dict[str, int]
+
+    @classmethod
+    def merge(cls, parts: Sequence[CorpusStats]) -> CorpusStats:
+        df: Counter[str] = Counter()
+        for part in parts:
+            df.update(part.df)
+        return cls(sum(p.n_chunks for p in parts), sum(p.total_length for p in parts), dict(df))
+
+    def idf(self, stem: str) -> float:
+        """BM25's idf of a stem over the whole corpus (the most for one never seen)."""
+        f, n = self.df.get(stem, 0), self.n_chunks
+        return math.log(1 + (n - f + 0.5) / (f + 0.5))
+
+    @property
+    def digest(self) -> str:
+        """Names these statistics: a saved index scored with others is not reused."""
+        blob = json.dumps([self.n_chunks, self.total_length, sorted(self.df.items())])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"n_chunks": self.n_chunks, "total_length": self.total_length,
+                                    "df": self.df}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> CorpusStats:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(int(raw["n_chunks"]), int(raw["total_length"]), {k: int(v) for k, v in raw["df"].items()})
+
+
 class LexicalIndex:
     """BM25 scores of every chunk for a query.
 
@@ -80,11 +128,14 @@ class LexicalIndex:
         later = LexicalIndex.build(new_keys, new_texts, base=index)  # reuses unchanged documents
 
     ``keys`` name each document's content (doc id and content hash): a key ``base`` has seen
-    reuses its tokens. Chunk rows follow the order of ``keys``.
+    reuses its tokens. Chunk rows follow the order of ``keys``. ``stats``: score with these
+    corpus-wide statistics instead of this index's own (a shard, see ``CorpusStats``).
     """
 
-    def __init__(self, vocab: dict[str, int], docs: dict[str, DocTerms], order: list[str]) -> None:
+    def __init__(self, vocab: dict[str, int], docs: dict[str, DocTerms], order: list[str],
+                 stats: CorpusStats | None = None) -> None:
         self.vocab = vocab
+        self.corpus = stats
         self._docs = docs
         self._order = list(order)
         terms = [docs[k] for k in order]
@@ -99,12 +150,22 @@ class LexicalIndex:
         n_vocab = len(vocab)
         df = np.bincount(all_terms, minlength=n_vocab)
         self._df = df
+        self._lengths = lengths
+        n_corpus, corpus_df = n, df
+        if stats is not None:
+            n_corpus = stats.n_chunks
+            corpus_df = np.zeros(n_vocab, np.int64)
+            for term, i in vocab.items():
+                corpus_df[i] = stats.df.get(term, 0)
         # The same float32/float64 steps as bm25s, so the scores are identical, not just close.
         # Few distinct frequencies: math.log on each, as bm25s computes it, then float32.
-        freqs, which = np.unique(df, return_inverse=True)
-        logs = [math.log(1 + (n - f + 0.5) / (f + 0.5)) if f else 0.0 for f in freqs.tolist()]
+        freqs, which = np.unique(corpus_df, return_inverse=True)
+        logs = [math.log(1 + (n_corpus - f + 0.5) / (f + 0.5)) if f else 0.0 for f in freqs.tolist()]
         idf = np.asarray(logs, dtype=np.float32)[which]
-        avg = np.float64(lengths.mean()) if n else np.float64(1.0)
+        if stats is not None:  # the sum of integers is exact: the very mean the whole corpus has
+            avg = np.float64(stats.total_length) / stats.n_chunks if stats.n_chunks else np.float64(1.0)
+        else:
+            avg = np.float64(lengths.mean()) if n else np.float64(1.0)
         norm = K1 * ((1 - B) + B * lengths[rows] / avg)
         data = (idf[all_terms] * (counts / (norm + counts))).astype(np.float32)
         # Column-major (one term's chunks together), as a query reads it; scipy's conversion is
@@ -114,7 +175,8 @@ class LexicalIndex:
 
     @classmethod
     def build(
-        cls, keys: Sequence[str], texts: Sequence[Sequence[str]], base: LexicalIndex | None = None
+        cls, keys: Sequence[str], texts: Sequence[Sequence[str]], base: LexicalIndex | None = None,
+        stats: CorpusStats | None = None,
     ) -> LexicalIndex:
         """``keys[i]`` names document ``i`` (in chunk order) whose chunk texts are ``texts[i]``."""
         vocab = dict(base.vocab) if base is not None else {}
@@ -122,10 +184,16 @@ class LexicalIndex:
         docs: dict[str, DocTerms] = {}
         for key, chunk_texts in zip(keys, texts, strict=True):
             docs[key] = known.get(key) or _doc_terms(chunk_texts, vocab)
-        return cls(vocab, docs, list(keys))
+        return cls(vocab, docs, list(keys), stats)
 
     def __len__(self) -> int:
         return self.n_chunks
+
+    def stats(self) -> CorpusStats:
+        """This index's own statistics (``CorpusStats.merge`` adds those of several)."""
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        df = {terms[i]: int(f) for i, f in enumerate(self._df[: len(terms)]) if f}
+        return CorpusStats(self.n_chunks, int(np.sum(self._lengths)), df)
 
     # -- persistence: start-up reads the scores instead of tokenising every chunk again -------
     def save(self, directory: Path) -> None:
@@ -146,19 +214,25 @@ class LexicalIndex:
             np.save(directory / f"lexical.{name}.npy", np.ascontiguousarray(value))
         vocab = sorted(self.vocab, key=self.vocab.__getitem__)
         (directory / "lexical.json").write_text(json.dumps({
-            "n_chunks": self.n_chunks, "order": self._order, "vocab": vocab}), encoding="utf-8")
+            "n_chunks": self.n_chunks, "order": self._order, "vocab": vocab,
+            "corpus": self.corpus.digest if self.corpus else None}), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
-        """The index ``save`` wrote, its arrays memory-mapped."""
+    def load(cls, directory: Path, stats: CorpusStats | None = None) -> LexicalIndex:
+        """The index ``save`` wrote, its arrays memory-mapped; ``ValueError`` when it was scored
+        with other corpus statistics than ``stats``."""
         meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
+        if meta.get("corpus") != (stats.digest if stats else None):
+            raise ValueError("scored with other corpus statistics")
         a = {n: np.load(directory / f"lexical.{n}.npy", mmap_mode="r") for n in (
             "data", "rows", "indptr", "df", "terms", "counts", "lengths", "entries", "chunks", "per_chunk")}
         self = cls.__new__(cls)
         self.vocab = {t: i for i, t in enumerate(meta["vocab"])}
         self._order = meta["order"]
         self.n_chunks = int(meta["n_chunks"])
+        self.corpus = stats
         self._data, self._rows, self._indptr, self._df = a["data"], a["rows"], a["indptr"], a["df"]
+        self._lengths = a["lengths"]
         e_end, c_end = np.cumsum(a["entries"]), np.cumsum(a["chunks"])
         self._docs = {}
         for i, key in enumerate(self._order):
@@ -175,6 +249,8 @@ class LexicalIndex:
 
     def idf(self, stem: str) -> float:
         """BM25's idf of a stem (as ``tokenize`` gives them); an unseen one gets the most."""
+        if self.corpus is not None:
+            return self.corpus.idf(stem)
         term = self.vocab.get(stem)
         f = int(self._df[term]) if term is not None and term < len(self._df) else 0
         n = self.n_chunks

@@ -75,6 +75,35 @@ class Snapshot:
                 r[col + 1] = i + 1
         return {d: (r[0], r[1], r[2], r[3]) for d, r in rows.items()}
 
+    def chunks_by_document(self, texts: bool = True) -> tuple[list[str], list[list[str]]]:
+        """Per document, in row order: a key naming its content, and (``texts``) its chunks'
+        texts: what ``index.lexical.LexicalIndex.build`` takes."""
+        keys: list[str] = []
+        chunks: list[list[str]] = []
+        for i, doc_id in enumerate(self.chunk_doc):
+            if not keys or self.chunk_doc[i - 1] != doc_id:
+                keys.append(f"{doc_id}\x00{self.hashes.get(doc_id) or self.documents[doc_id].content_hash}")
+                chunks.append([])
+            if texts:
+                chunks[-1].append(self.chunk_text(i))
+        return keys, chunks
+
+
+def gather(parts: list[Snapshot], doc_ids: list[str]) -> Snapshot:
+    """A snapshot of ``doc_ids`` only, each taken from the part that holds it: the rows of a
+    scatter-gather search's hits (service/sharded.py). Rows are ordered by document id, as in
+    the index, so they keep the order the single index gives them."""
+    where = {d: part for part in parts for d in part.documents}
+    dim = parts[0].chunk_vectors.shape[1] if parts else 0
+    out = _Pieces()
+    documents: dict[str, Document] = {}
+    for doc_id in sorted(set(doc_ids)):
+        part = where[doc_id]
+        documents[doc_id] = part.documents[doc_id]
+        out.add_base(part, *part.doc_rows[doc_id])
+    hashes = {d: h for part in parts for d, h in part.hashes.items() if d in documents}
+    return out.snapshot(documents, dim, max((p.generation for p in parts), default=0), hashes)
+
 
 Cached = Callable[[dict[str, Document], dict[str, str]], "Snapshot | None"]
 

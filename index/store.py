@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -272,6 +273,33 @@ class IndexStore:
             self._bump()
         return n
 
+    def copy_documents(self, source: Path, doc_ids: Iterable[str]) -> int:
+        """Copy documents with all their rows, bytes unchanged, from the index database at
+        ``source`` (a shard is built this way, index/shards.py), in one transaction."""
+        with self._lock:
+            self._conn.execute("ATTACH DATABASE ? AS src", (str(source / DB_NAME),))
+            try:
+                with self._conn:
+                    self._conn.execute("CREATE TEMP TABLE wanted (doc_id TEXT PRIMARY KEY)")
+                    self._conn.executemany("INSERT INTO wanted VALUES (?)", ((d,) for d in doc_ids))
+                    picked = "WHERE doc_id IN (SELECT doc_id FROM wanted) ORDER BY doc_id, ordinal"
+                    n = self._conn.execute(
+                        "INSERT INTO documents SELECT * FROM src.documents"
+                        " WHERE doc_id IN (SELECT doc_id FROM wanted) ORDER BY doc_id").rowcount
+                    self._conn.execute(
+                        "INSERT INTO chunks(doc_id, ordinal, char_start, char_end, n_tokens,"
+                        " sent_start, sent_end, vector) SELECT doc_id, ordinal, char_start, char_end,"
+                        f" n_tokens, sent_start, sent_end, vector FROM src.chunks {picked}")
+                    self._conn.execute(
+                        "INSERT INTO sentences(doc_id, ordinal, char_start, char_end, n_tokens, vector,"
+                        " tokens) SELECT doc_id, ordinal, char_start, char_end, n_tokens, vector,"
+                        f" tokens FROM src.sentences {picked}")
+                    self._conn.execute("DROP TABLE temp.wanted")
+                    self._bump()
+            finally:
+                self._conn.execute("DETACH DATABASE src")
+        return n
+
     def remove(self, doc_ids: Iterable[str]) -> int:
         with self._lock, self._conn:
             removed = sum(
@@ -339,6 +367,17 @@ class IndexStore:
         if cache and base is None and snap.cache_dir is None:
             arrays.save(self.index_dir, snap)
         return snap
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Put the complete directory ``staging`` at ``target``, the old one moved aside first
+    (``<target>.old``: a swap killed between the two renames is finished on the next open)."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _finish_interrupted_swap(index_dir: Path) -> None:

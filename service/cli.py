@@ -86,6 +86,13 @@ def index(
     batch_docs: Annotated[int | None, typer.Option(min=1, max=10_000, help=(
         "Documents per committed batch (default 32): a killed run loses at most one batch."))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
+        "Process the documents on a Ray cluster (auto, HOST:PORT, ray://...; also "
+        "SOURCED_RAY_ADDRESS); this process still commits them. Needs the [ray] extra."))] = None,
+    ray_actors: Annotated[int | None, typer.Option(min=1, max=1024, help=(
+        "With --ray: actors processing documents at once (default 2)."))] = None,
+    ray_batch_docs: Annotated[int | None, typer.Option(min=1, max=10_000, help=(
+        "With --ray: documents per Ray batch (default 8)."))] = None,
 ) -> None:
     """Add new documents, replace changed ones, skip unchanged ones.
 
@@ -99,7 +106,8 @@ def index(
     from index.loaders import load_paths
 
     settings = load_settings(index_dir, model=model, chunk_tokens=chunk_tokens,
-                             chunk_overlap=chunk_overlap, undated_ok=undated_ok, batch_docs=batch_docs)
+                             chunk_overlap=chunk_overlap, undated_ok=undated_ok, batch_docs=batch_docs,
+                             ray_address=ray, ray_actors=ray_actors, ray_batch_docs=ray_batch_docs)
     if not quiet:
         typer.echo(f"reading {', '.join(str(p) for p in paths or [settings.corpus_dir])}...", err=True)
     # Read and checked before the model loads: a --strict refusal costs no indexing.
@@ -110,11 +118,12 @@ def index(
             f"--strict: {len(loaded.problems)} skipped (listed above); nothing was indexed."
         )
     engine = _engine(settings)
+    process = _ray_process(settings, progress=not quiet) if settings.ray_address else None
     if rebuild:
-        report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet)
+        report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet, process=process)
     else:
         report = engine.index_documents(loaded.documents, prune=prune, progress=not quiet,
-                                        save_arrays=True)
+                                        save_arrays=True, process=process)
     undated = f" ({len(loaded.undated)} without their date)" if loaded.undated else ""
     typer.echo(
         f"{len(report.added)} added, {len(report.replaced)} replaced, {report.unchanged} unchanged, "
@@ -122,6 +131,20 @@ def index(
         f"{report.chunks} chunks, {report.sentences} sentences in {report.seconds:.1f}s "
         f"-> {settings.index_dir}"
     )
+
+
+def _ray_process(settings: Settings, progress: bool):
+    """Documents processed on the Ray cluster at ``settings.ray_address`` (index/distributed.py)."""
+    from functools import partial
+
+    from index.distributed import RayProcess
+    from index.ray_env import connect
+    from service.engine import make_embedder
+
+    connect(settings.ray_address or "auto")
+    return RayProcess(partial(make_embedder, settings), settings.chunk_settings,
+                      actors=settings.ray_actors, ray_batch=settings.ray_batch_docs,
+                      commit_docs=settings.batch_docs, progress=progress)
 
 
 def _echo_skipped(loaded: LoadResult) -> None:
@@ -329,6 +352,12 @@ def serve(
         "own core; the index's arrays are shared through the page cache; writes stay "
         "serialised. The rate limit and /metrics are per process."))] = None,
     index_dir: IndexDir = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
+        "Serve on a Ray cluster with Ray Serve (auto, HOST:PORT, ray://...; also "
+        "SOURCED_RAY_ADDRESS): the index split into --shards, each with --replicas. Reads only."
+    ))] = None,
+    shards: Annotated[int, typer.Option(min=1, max=1024, help="With --ray: shards of the index.")] = 1,
+    replicas: Annotated[int, typer.Option(min=1, max=1024, help="With --ray: replicas per shard.")] = 1,
 ) -> None:
     """Serve the HTTP API and the web form (API docs at /docs).
 
@@ -336,7 +365,9 @@ def serve(
 
     Writes (POST and DELETE /documents) need SOURCED_API_KEY set.
 
-    Example: sourced serve --port 8080 --workers 2
+    Examples: sourced serve --port 8080 --workers 2
+
+      sourced serve --ray auto --shards 4 --replicas 2
     """
     import uvicorn
 
@@ -344,11 +375,19 @@ def serve(
     from service.api.app import SUPERVISOR_PID
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    settings = load_settings(index_dir)
+    settings = load_settings(index_dir, ray_address=ray)
     workers = workers or _cores()
     engine = _engine(settings)
     typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
     _start(engine)  # here, so errors are one line, not a traceback
+    if settings.ray_address:
+        engine.close()
+        from index.ray_env import connect
+
+        connect(settings.ray_address)
+        from service.cluster import serve_forever
+
+        return serve_forever(settings, host, port, shards, replicas, echo=typer.echo)
     writes = "enabled" if settings.api_key else "disabled (set SOURCED_API_KEY to enable them)"
     typer.echo(f"serving on http://{host}:{port}/ with {workers} worker{'s' * (workers > 1)} "
                f"(API docs at /docs); writes {writes}. Ctrl+C stops.")

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     batch_docs: int = Field(default=32, ge=1, le=10_000, description="Documents per committed "
                             "batch when indexing: a killed run loses at most one batch.")
+    ray_address: str | None = Field(default=None, description="A Ray cluster to index on "
+                                    "(`auto`, host:port, ray://...; `local` starts one here).")
+    ray_actors: int = Field(default=2, ge=1, le=1024, description="Ray actors processing "
+                            "documents at once (each loads the model once).")
+    ray_batch_docs: int = Field(default=8, ge=1, le=10_000, description="Documents per Ray batch.")
     max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=10)
     undated_ok: bool = Field(
         default=False, description="Index files whose published value is no usable date "

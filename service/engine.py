@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from index.embedding import DEFAULT_MODEL, Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.errors import DocumentNotFoundError, IndexNotFoundError
-from index.indexer import Indexer, IndexReport
+from index.indexer import Indexer, IndexReport, Process
 from index.loaders import load_paths
 from index.records import Document
 from index.store import IndexStore
@@ -168,13 +169,9 @@ class Engine:
             answerer = self.answerer
             allowed = _allowed(answerer, filters)
             if allowed is not None and not allowed.any():
-                q = answerer.check_question(question)  # a bad question is still refused as such
+                answerer.check_question(question)  # a bad question is still refused as such
                 assert filters is not None
-                return Answer(
-                    question=question, answer=None, answer_type="other", confidence=0.0,
-                    reason=f"No articles match the filters: {filters.describe()}.",
-                    timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 2)),
-                )
+                return no_match(question, filters, t0)
             return answerer.ask(question, top_k, allowed=allowed)
 
     def search(
@@ -196,12 +193,7 @@ class Engine:
         docs = self.answerer.retriever.snapshot.documents
         ids = sorted(docs)
         page = [docs[i] for i in ids[offset : offset + limit]]
-        rows = [
-            {"doc_id": d.doc_id, "title": d.title, "url": d.url, "published": d.published,
-             "source": d.source, "chars": len(d.text)}
-            for d in page
-        ]
-        return rows, len(ids)
+        return [summary(d) for d in page], len(ids)
 
     def document(self, doc_id: str) -> Document:
         doc = self.answerer.retriever.snapshot.documents.get(doc_id)
@@ -223,9 +215,11 @@ class Engine:
         return report
 
     def index_documents(self, docs: Sequence[Document], *, prune: bool = False, progress: bool = False,
-                        save_arrays: bool = False) -> IndexReport:
+                        save_arrays: bool = False, process: Process | None = None) -> IndexReport:
+        """``process``: where the documents are processed (``Indexer.run``), here by default."""
         with self._write_lock:
-            report = self.indexer.run(docs, prune=prune, progress=progress, save_arrays=save_arrays)
+            report = self.indexer.run(docs, prune=prune, progress=progress, save_arrays=save_arrays,
+                                      process=process)
             if self._store is not None and report.changed + len(report.removed):
                 self._refresh()
         return report
@@ -237,6 +231,21 @@ class Engine:
             if self._store is not None and len(unknown) < len(doc_ids):
                 self._refresh()
         return unknown
+
+
+def summary(doc: Document) -> dict:
+    """A document's metadata, as ``GET /documents`` lists it (no text)."""
+    return {"doc_id": doc.doc_id, "title": doc.title, "url": doc.url, "published": doc.published,
+            "source": doc.source, "chars": len(doc.text)}
+
+
+def no_match(question: str, filters: Filters, t0: float) -> Answer:
+    """The answer when no article passes ``filters`` (asked at ``t0``)."""
+    return Answer(
+        question=question, answer=None, answer_type="other", confidence=0.0,
+        reason=f"No articles match the filters: {filters.describe()}.",
+        timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 2)),
+    )
 
 
 def _allowed(answerer: Answerer, filters: Filters | None) -> np.ndarray | None:

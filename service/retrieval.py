@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.lexical import LexicalIndex
+from index.lexical import CorpusStats, LexicalIndex
 from index.store import Snapshot
 from index.vectors import VectorIndex
 from service.reader.evidence import Question, Sentence
@@ -44,14 +44,16 @@ class HybridRetriever:
     """
 
     def __init__(
-        self, snapshot: Snapshot, candidates: int = 50, base: HybridRetriever | None = None
+        self, snapshot: Snapshot, candidates: int = 50, base: HybridRetriever | None = None,
+        stats: CorpusStats | None = None,
     ) -> None:
         """``base``, the retriever of an earlier snapshot of the same index, lends what did not
-        change (tokenised documents, trained vector lists): a write then costs what it wrote."""
+        change (tokenised documents, trained vector lists): a write then costs what it wrote.
+        ``stats``: BM25 over the whole corpus's statistics, for a shard (index/shards.py)."""
         self.snapshot = snapshot
         self.candidates = candidates
         self.dense = VectorIndex(snapshot.chunk_vectors, base=base.dense if base else None)
-        self.lexical = _lexical(snapshot, base.lexical if base else None)
+        self.lexical = _lexical(snapshot, base.lexical if base else None, stats)
 
     def __len__(self) -> int:
         return len(self.dense)
@@ -66,20 +68,31 @@ class HybridRetriever:
         n = len(self)
         if n == 0:
             return []
-        depth = min(n, max(self.candidates, k))
-        _, ids = self.dense.search(qvec, depth, allowed)  # exact over ``allowed`` when given
-        dense_rank = [int(i) for i in ids[0] if i >= 0]
+        dense, lexical = self.rankings(qvec, question, self.depth(n, k), allowed)
+        best = fuse([r for r, _ in dense], [r for r, _ in lexical], k)
+        return to_hits(self.snapshot, best, qvec)
+
+    def depth(self, n: int, k: int) -> int:
+        """How deep each ranking goes for ``k`` hits out of ``n`` chunks."""
+        return min(n, max(self.candidates, k))
+
+    def rankings(
+        self, qvec: np.ndarray, question: str, depth: int, allowed: np.ndarray | None = None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """The top ``depth`` (row, score) by dense similarity and by BM25 (positive scores
+        only), best first; equal scores in row order. ``allowed``: as ``search``."""
+        depth = min(depth, len(self))
+        if depth == 0:
+            return [], []
+        scores, ids = self.dense.search(qvec, depth, allowed)  # exact over ``allowed`` when given
+        dense = sorted(((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0),
+                       key=lambda rs: (-rs[1], rs[0]))
         lexical = self.lexical.scores(question)
         if allowed is not None:
             lexical = np.where(allowed, lexical, 0.0)
-        lex_rank = [int(i) for i in np.argsort(-lexical, kind="stable")[:depth] if lexical[i] > 0]
-        fused: dict[int, float] = {}
-        for ranking in (dense_rank, lex_rank):
-            for rank, row in enumerate(ranking):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        cos = self.snapshot.chunk_vectors[[r for r, _ in best]] @ qvec if best else []
-        return [ChunkHit(r, s, float(c)) for (r, s), c in zip(best, cos, strict=True)]
+        lex = [(int(i), float(lexical[i])) for i in np.argsort(-lexical, kind="stable")[:depth]
+               if lexical[i] > 0]
+        return dense, lex
 
     def idf(self, stem: str) -> float:
         """BM25's idf of a stemmed word over the chunks (the most for one never seen)."""
@@ -87,29 +100,49 @@ class HybridRetriever:
 
     def evidence(self, question: Question, hits: list[ChunkHit]) -> list[Sentence]:
         """The sentences the reader reads for ``question``: see ``EVIDENCE_CHUNKS``."""
-        snap = self.snapshot
-        top = hits[0].score if hits else 1.0
-        relative: dict[int, float] = {}
-        for hit in hits[:EVIDENCE_CHUNKS]:
-            start, end = snap.chunk_sent[hit.row]
-            for row in range(int(start), int(end)):
-                relative.setdefault(row, hit.score / top)
-        if not relative:
-            return []
-        rows = np.fromiter(relative, dtype=np.int64, count=len(relative))
-        dense = snap.sent_vectors[rows] @ question.vector
-        keys = np.fromiter(question.keys, dtype=np.uint32, count=len(question.keys))
-        coverage = [_coverage(snap.tokens(int(r)), keys, question) for r in rows]
-        by_dense = np.argsort(-dense, kind="stable")[:BY_DENSE]
-        by_cover = sorted(range(len(rows)), key=lambda i: (-coverage[i], -dense[i]))[:BY_COVERAGE]
-        chosen = list(dict.fromkeys([*by_dense.tolist(), *by_cover]))
-        out = []
-        for i in chosen:
-            row = int(rows[i])
-            doc = snap.documents[snap.sent_doc[row]]
-            out.append(Sentence(row, snap.sentence_text(row), snap.tokens(row), float(dense[i]),
-                                relative[row], doc.published))
-        return out
+        return evidence(self.snapshot, question, hits)
+
+
+def fuse(dense: list, lexical: list, k: int) -> list[tuple]:
+    """The top ``k`` (chunk, score) by reciprocal rank fusion of two rankings of chunks (rows,
+    or any ordered keys); equal scores in chunk order."""
+    fused: dict = {}
+    for ranking in (dense, lexical):
+        for rank, row in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def to_hits(snapshot: Snapshot, best: list[tuple[int, float]], qvec: np.ndarray) -> list[ChunkHit]:
+    """``fuse``'s (row, score) pairs of ``snapshot`` as hits, with their cosine similarity."""
+    cos = snapshot.chunk_vectors[[r for r, _ in best]] @ qvec if best else []
+    return [ChunkHit(r, s, float(c)) for (r, s), c in zip(best, cos, strict=True)]
+
+
+def evidence(snap: Snapshot, question: Question, hits: list[ChunkHit]) -> list[Sentence]:
+    """The sentences of ``snap`` the reader reads for ``question``: see ``EVIDENCE_CHUNKS``."""
+    top = hits[0].score if hits else 1.0
+    relative: dict[int, float] = {}
+    for hit in hits[:EVIDENCE_CHUNKS]:
+        start, end = snap.chunk_sent[hit.row]
+        for row in range(int(start), int(end)):
+            relative.setdefault(row, hit.score / top)
+    if not relative:
+        return []
+    rows = np.fromiter(relative, dtype=np.int64, count=len(relative))
+    dense = snap.sent_vectors[rows] @ question.vector
+    keys = np.fromiter(question.keys, dtype=np.uint32, count=len(question.keys))
+    coverage = [_coverage(snap.tokens(int(r)), keys, question) for r in rows]
+    by_dense = np.argsort(-dense, kind="stable")[:BY_DENSE]
+    by_cover = sorted(range(len(rows)), key=lambda i: (-coverage[i], -dense[i]))[:BY_COVERAGE]
+    chosen = list(dict.fromkeys([*by_dense.tolist(), *by_cover]))
+    out = []
+    for i in chosen:
+        row = int(rows[i])
+        doc = snap.documents[snap.sent_doc[row]]
+        out.append(Sentence(row, snap.sentence_text(row), snap.tokens(row), float(dense[i]),
+                            relative[row], doc.published))
+    return out
 
 
 def _coverage(tokens: np.ndarray, keys: np.ndarray, question: Question) -> float:
@@ -117,36 +150,22 @@ def _coverage(tokens: np.ndarray, keys: np.ndarray, question: Question) -> float
     return sum(question.keys[int(k)] for k in present) / question.weight
 
 
-def _lexical(snapshot: Snapshot, base: LexicalIndex | None) -> LexicalIndex:
+def _lexical(snapshot: Snapshot, base: LexicalIndex | None, stats: CorpusStats | None) -> LexicalIndex:
     """BM25 over the snapshot's chunks: mapped from the array cache when it holds this very
     corpus, else built (reusing ``base``'s unchanged documents) and saved to the cache."""
-    keys, _ = _documents(snapshot, texts=False)
+    keys, _ = snapshot.chunks_by_document(texts=False)
     where = snapshot.cache_dir
     if base is None and where is not None and (where / "lexical.json").is_file():
         try:
-            found = LexicalIndex.load(where)
+            found = LexicalIndex.load(where, stats)
             if found.order == keys:
                 return found
         except (OSError, ValueError, KeyError):
             pass  # rebuilt below
-    index = LexicalIndex.build(keys, _documents(snapshot)[1], base=base)
+    index = LexicalIndex.build(keys, snapshot.chunks_by_document()[1], base=base, stats=stats)
     if where is not None:
         try:
             index.save(where)
         except OSError:
             pass  # a read-only index: built again on the next start
     return index
-
-
-def _documents(snapshot: Snapshot, texts: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Per document, in row order: a key naming its content, and (``texts``) its chunks' texts."""
-    keys: list[str] = []
-    chunks: list[list[str]] = []
-    for i, doc_id in enumerate(snapshot.chunk_doc):
-        if not keys or snapshot.chunk_doc[i - 1] != doc_id:
-            doc = snapshot.documents[doc_id]
-            keys.append(f"{doc_id}\x00{snapshot.hashes.get(doc_id) or doc.content_hash}")
-            chunks.append([])
-        if texts:
-            chunks[-1].append(snapshot.chunk_text(i))
-    return keys, chunks

@@ -49,3 +49,67 @@ def started_engine(index_dir: Path, corpus_dir: Path, nlp, **settings):
     eng = Engine(Settings(index_dir=index_dir, corpus_dir=corpus_dir, **settings), nlp=nlp)
     eng.start(build_if_missing=True, progress=False)
     return eng
+
+
+SEED_DEV = ROOT / "eval" / "seed_dev.jsonl"
+
+
+def seed_dev_questions() -> list[str]:
+    import json
+
+    return [json.loads(line)["question"] for line in SEED_DEV.read_text().splitlines() if line.strip()]
+
+
+def write_small_corpus(folder: Path) -> Path:
+    """A dozen articles that compete for the seed questions: the seed article, the two test
+    articles, and one short briefing per paragraph of the seed article (so that a sharded
+    index spreads the evidence, and BM25's statistics differ from shard to shard)."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CORPUS / f"{SEED_ID}.md", folder)
+    for path in (ROOT / "tests" / "data").rglob("*.md"):
+        shutil.copy(path, folder / path.name)
+    body = (CORPUS / f"{SEED_ID}.md").read_text().split("---", 2)[2]
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    for i, paragraph in enumerate(paragraphs):
+        (folder / f"briefing-{i:02d}.md").write_text(
+            f"# Briefing {i}: Iraq and the coalition\n\nFrom our correspondents, note {i}. {paragraph}\n")
+    return folder
+
+
+def small_index_engine(root: Path, nlp):
+    """An engine (fake embedder and reader) over ``write_small_corpus``, its index built with
+    its serving arrays."""
+    from index.indexer import Indexer
+    from service.engine import Engine
+
+    corpus = write_small_corpus(root / "corpus")
+    settings = Settings(index_dir=root / "idx", corpus_dir=corpus, embedder="hash", reader="fake")
+    Indexer(settings.index_dir, HashEmbedder(64), nlp=nlp).run(
+        load_paths([corpus]).documents, progress=False, save_arrays=True)
+    engine = Engine(settings, embedder=HashEmbedder(64))
+    engine.start()
+    return engine
+
+
+# -- Ray (tests marked `ray`): one real 2-node local cluster for the whole session ------------
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A ``ray.cluster_utils.Cluster`` of two one-CPU nodes, this process its driver
+    (index/ray_env.py: the settings that work on small machines). Skipped without the extra."""
+    pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    pytest.importorskip("ray.serve")
+    from index.ray_env import local_cluster
+
+    with local_cluster(nodes=2, cpus_per_node=1) as cluster:
+        yield cluster
+
+
+def assert_same_index(a: Path, b: Path, atol: float = 1e-5) -> None:
+    """Same documents, chunk and sentence rows (ids, offsets, token rows); vectors within
+    ``atol``."""
+    from eval.check_ray import index_differences
+
+    assert index_differences(a, b, atol) == []

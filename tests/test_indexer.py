@@ -172,3 +172,29 @@ def test_damage_after_a_verified_open_is_still_refused(tmp_path):
     db.write_bytes(db.read_bytes()[:4096] + b"\x00garbage" * 512)
     with pytest.raises(IndexCorruptError):
         IndexStore.open(tmp_path)
+
+
+def test_documents_processed_elsewhere_are_committed_as_a_local_run_commits(tmp_path, nlp):
+    """``run(process=...)``: what index/distributed.py plugs in; here, a Processor in this
+    process, failing once half way: the run that follows commits the rest, no more."""
+    from index.pipeline import Processor
+    from tests.conftest import assert_same_index
+
+    docs = _docs(7)
+    _indexer(tmp_path / "local", batch_docs=2, nlp=nlp).run(docs, progress=False)
+    elsewhere = _indexer(tmp_path / "elsewhere", batch_docs=2, nlp=nlp)
+    processor = Processor(HashEmbedder(), elsewhere.chunker.settings, nlp)
+    seen: list[list[str]] = []
+
+    def process(todo, fail_after=None):
+        seen.append([d.doc_id for d in todo])
+        for i in range(0, len(todo), 2):
+            if fail_after is not None and i >= fail_after:
+                raise RuntimeError("a worker died")
+            yield processor.process(todo[i : i + 2])
+
+    with pytest.raises(RuntimeError):
+        elsewhere.run(docs, progress=False, process=lambda todo: process(todo, fail_after=4))
+    report = elsewhere.run(docs, progress=False, process=process)
+    assert seen[1] == [d.doc_id for d in docs[4:]] and report.unchanged == 4
+    assert_same_index(tmp_path / "local", tmp_path / "elsewhere", atol=0)
