@@ -19,7 +19,7 @@ def missed(*values, gives: object):
     """A case the shipped reader gets wrong: kept, so that a model that gets it right shows up
     (strict xfail) and the case is then moved back among the passing ones."""
     return pytest.param(*values, marks=pytest.mark.xfail(
-        strict=True, reason=f"the learned reader (eval.train_reader --no-rtqa) gives {gives!r}"))
+        strict=True, reason=f"the learned reader (python -m eval.train_reader) gives {gives!r}"))
 
 
 def _serving(tmp_path_factory, nlp, folder: Path):
@@ -106,14 +106,14 @@ def test_a_second_unseen_article(harbor, question, expected):
     assert harbor.ask(question).answer == expected
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (eval.train_reader --no-rtqa) gives 'Geneva-based' for 'paid for by?'")
+@pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives 'Geneva-based' for 'paid for by?'")
 def test_a_question_ending_on_a_preposition_takes_that_prepositions_object(harbor):
     # "paid for by?": the charity after "by", not the city fused to it
     assert harbor.ask("Which charity was the grain paid for by?").answer.startswith("a Geneva-based charity")
     assert harbor.ask("What was the city cut off from?").answer == "the south"
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (eval.train_reader --no-rtqa) gives 'some 4,000 tonnes' for the ships from Yemen")
+@pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives 'some 4,000 tonnes' for the ships from Yemen")
 def test_a_lead_in_sets_the_scene_and_the_asking_sentence_sets_the_constraints(harbor):
     # Quiz questions open with context the answering article need not repeat ("Yemen").
     lead_in = "Rebels in Yemen have blockaded ports before. How much grain did the ships bring?"
@@ -135,7 +135,7 @@ def _answer_from(tmp_path, nlp, article: str, question: str) -> str | None:
         eng.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (eval.train_reader --no-rtqa) gives 'the monkeypox virus'")
+@pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives 'the monkeypox virus'")
 def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path, nlp):
     article = ("# Emergency declared\n\nTo contain the monkeypox virus, officials declared a public "
                "health emergency, an extraordinary event.\n")
@@ -144,7 +144,6 @@ def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path
     assert _answer_from(tmp_path, nlp, article, question) == "monkeypox"
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (eval.train_reader --no-rtqa) gives 'Maren Vold'")
 def test_a_which_question_reads_a_name_by_the_clause_around_it(tmp_path, nlp):
     article = ("# Protest\n\nClimate protesters targeted a copy of Maren Vold's \"The Salt Harvest\" "
                "at a gallery in Oslo on Tuesday, gluing themselves to the painting's frame.\n\nThe "
@@ -155,7 +154,7 @@ def test_a_which_question_reads_a_name_by_the_clause_around_it(tmp_path, nlp):
     assert _answer_from(tmp_path, nlp, article, question) == "The Salt Harvest"
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (eval.train_reader --no-rtqa) gives 'the very first Independence Day in 1776'")
+@pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives 'the very first Independence Day in 1776'")
 def test_a_why_question_with_no_reason_in_reach_abstains(tmp_path, nlp):
     # "since ... 1776" tells when, not why: once it no longer passed for a reason, the top
     # sentence (the heading) was given whole.
