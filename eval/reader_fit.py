@@ -255,6 +255,22 @@ def fit_calibrator(choices: Sequence[Choice], examples: Sequence[Example], c: fl
     return fit_linear(x, y, c)
 
 
+def fit_threshold(choices: Sequence[Choice], examples: Sequence[Example], confidence: np.ndarray) -> float:
+    """The confidence below which the reader declines: the one that makes the most right
+    decisions on these (out-of-fold) choices, a right decision being a right answer to an
+    answerable question or a decline of an unanswerable one. Of equally good thresholds, the
+    highest (declining is the safer mistake)."""
+    conf = np.asarray(confidence, dtype=float)
+    right = np.array([correct(ch, ex) for ch, ex in zip(choices, examples, strict=True)])
+    unanswerable = np.array([not ex.answers for ex in examples])
+    answered = np.array([ch.text is not None for ch in choices])
+    points = np.unique(np.concatenate([conf[answered], [0.5, 1.0]]))
+    score = [int(np.sum(right & (conf >= t)) + np.sum(unanswerable & ~(answered & (conf >= t))))
+             for t in points]
+    best = max(score)
+    return float(max(t for t, s in zip(points, score, strict=True) if s == best))
+
+
 def summary(choices: Sequence[Choice], examples: Sequence[Example], confidence: np.ndarray,
             threshold: float = 0.5, select: Callable[[Example], bool] = lambda ex: True) -> dict:
     """Right / declined figures over the selected examples, answering at ``threshold``."""
@@ -283,4 +299,4 @@ def summary(choices: Sequence[Choice], examples: Sequence[Example], confidence: 
 
 __all__ = ["CALIBRATION_FEATURES", "label", "fit_types", "out_of_fold_types", "candidate_matrix",
            "fit_linear", "out_of_fold_logits", "choose", "out_of_fold_confidence",
-           "fit_calibrator", "summary"]
+           "fit_calibrator", "fit_threshold", "summary"]

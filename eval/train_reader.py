@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     conf = fit.out_of_fold_confidence(news_choices, news_examples_, CALIBRATOR_C,
                                       folds=2 if args.quick else FOLDS)
     calibrator = fit.fit_calibrator(news_choices, news_examples_, CALIBRATOR_C)
+    threshold = fit.fit_threshold(news_choices, news_examples_, conf)
 
     # held out: everything fitted on the rest
     held_cands = fit.candidate_matrix(held, types.probs(held), span_scores(span, held, n_span))
@@ -182,14 +183,21 @@ def main(argv: list[str] | None = None) -> int:
             "squad_dev_accuracy": _accuracy(dev_kinds), "squad_dev_questions": len(dev_kinds),
             "news_heldout_accuracy": _accuracy(held_kinds), "news_heldout_questions": len(held_kinds),
         },
-        "cross_validated": {o: fit.summary(news_choices, news_examples_, conf, select=lambda e, o=o: e.origin == o)
+        # Out of fold, at the threshold fitted on these same out-of-fold confidences (one
+        # parameter); the held-out figures use it on questions that fitted nothing.
+        "abstain_below": round(threshold, 4),
+        "cross_validated": {o: fit.summary(news_choices, news_examples_, conf, threshold,
+                                           select=lambda e, o=o: e.origin == o)
                             for o in sorted({e.origin for e in news_examples_})},
-        "held_out": _by_origin_and_style(held_choices, held, held_conf),
+        "cross_validated_at_0.5": {o: fit.summary(news_choices, news_examples_, conf,
+                                                  select=lambda e, o=o: e.origin == o)
+                                   for o in sorted({e.origin for e in news_examples_})},
+        "held_out": _by_origin_and_style(held_choices, held, held_conf, threshold),
         "examples": {"types": len(type_train), "ranker": len(rank_train), "held_out": len(held)},
         "span_sentences": n_span,
         "seconds": round(time.time() - t0),
     }
-    _save(args, types, ranker, calibrator, report, n_span)
+    _save(args, types, ranker, calibrator, report, n_span, threshold)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
@@ -233,18 +241,20 @@ def _accuracy(pairs) -> float | None:
     return round(float(np.mean([np.argmax(p) == k for p, k in pairs])), 4) if pairs else None
 
 
-def _by_origin_and_style(choices, examples, conf) -> dict:
+def _by_origin_and_style(choices, examples, conf, threshold: float) -> dict:
     out = {}
     for origin in sorted({e.origin for e in examples}):
-        out[origin] = {"all": fit.summary(choices, examples, conf, select=lambda e, o=origin: e.origin == o)}
+        out[origin] = {"all": fit.summary(choices, examples, conf, threshold,
+                                          select=lambda e, o=origin: e.origin == o)}
         for style in sorted({e.style for e in examples if e.origin == origin}):
             out[origin][style] = fit.summary(
-                choices, examples, conf, select=lambda e, o=origin, s=style: e.origin == o and e.style == s)
+                choices, examples, conf, threshold,
+                select=lambda e, o=origin, s=style: e.origin == o and e.style == s)
     return out
 
 
 def _save(args, types: fit.TypeFit, ranker: fit.LinearFit, calibrator: fit.LinearFit, report: dict,
-          n_span: int) -> None:
+          n_span: int, threshold: float) -> None:
     trained_on = {
         "answer_types": "squad_subset train + written training questions (eval/written)",
         "ranker": "squad_subset dev (first %d) + written training questions, RealTime QA dev" % args.squad_dev,
@@ -259,6 +269,7 @@ def _save(args, types: fit.TypeFit, ranker: fit.LinearFit, calibrator: fit.Linea
                                             "span_sentences": n_span, "trained_on": trained_on["ranker"]},
                 args.out)
     models.save("calibrator", calibrator.arrays(), {**common, "features": list(CALIBRATION_FEATURES),
+                                                    "abstain_below": threshold,
                                                     "trained_on": trained_on["calibrator"]}, args.out)
 
 

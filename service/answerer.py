@@ -23,8 +23,6 @@ from service.reader.evidence import Question, Sentence
 from service.retrieval import EVIDENCE_CHUNKS, HybridRetriever
 from service.schemas import Alternative, Answer, Citation, Computation, Passage, Timings
 
-# Answer when the answer is more likely right than wrong: a definition, on calibrated confidence.
-ABSTAIN_BELOW = 0.5
 # "Which of these people ...?", "She appeared in all these films except:": a quiz's options,
 # which the question does not list: any span would be a guess.
 _CHOICES = re.compile(
@@ -84,15 +82,16 @@ class Answerer:
         if best is None:
             return self._decline(question, reading.expected_type, passages,
                                  reading.reason or "No answer found in the closest sentences.", 0.0, t0, t1)
-        if reading.confidence < ABSTAIN_BELOW:
+        if reading.confidence < reading.abstain_below:
             reason = (f"The closest evidence is too weak to answer from (confidence "
                       f"{reading.confidence:.2f}); best guess not given.")
-            return self._decline(question, reading.expected_type, passages, reason, reading.confidence, t0, t1)
+            return self._decline(question, reading.expected_type, passages, reason,
+                                 reading.confidence, t0, t1, reading.abstain_below)
         citation, text = self._cite(sentences[best.sentence], best)
         if citation is None:
             return self._decline(question, reading.expected_type, passages,
                                  "The supporting quote could not be verified against the article.",
-                                 reading.confidence, t0, t1)
+                                 reading.confidence, t0, t1, reading.abstain_below)
         newest, history, alternatives = _over_time(
             Alternative(**citation.model_dump(), answer=text), self._rivals(sentences, reading, text))
         citation, text = Citation(**newest.model_dump(exclude={"answer"})), newest.answer
@@ -106,19 +105,22 @@ class Answerer:
                   sentences: list[Sentence], passages: list[Passage], t0: float, t1: float) -> Answer:
         """A sum or difference over two cited figures, each verified, the arithmetic rechecked."""
         confidence = min(f.confidence for f in computed.operands)
-        if confidence < ABSTAIN_BELOW:
+        if confidence < reading.abstain_below:
             reason = (f"The figures to compute from are too uncertain (confidence {confidence:.2f}); "
                       "no result given.")
-            return self._decline(question, "number", passages, reason, confidence, t0, t1)
+            return self._decline(question, "number", passages, reason,
+                                 confidence, t0, t1, reading.abstain_below)
         operands = []
         for found in computed.operands:
             citation, text = self._cite(sentences[found.sentence], found)
             if citation is None:
                 return self._decline(question, "number", passages,
-                                     "A figure could not be verified against its article.", confidence, t0, t1)
+                                     "A figure could not be verified against its article.", confidence, t0, t1,
+                                     reading.abstain_below)
             operands.append(Alternative(**citation.model_dump(), answer=text))
         if not check([o.answer for o in operands], computed.operation, computed.result):
-            return self._decline(question, "number", passages, "The arithmetic did not check.", confidence, t0, t1)
+            return self._decline(question, "number", passages, "The arithmetic did not check.", confidence, t0,
+                                 t1, reading.abstain_below)
         citations = [Citation(**o.model_dump(exclude={"answer"})) for o in operands]
         return Answer(question=question, answer=computed.result, answer_type="number",
                       confidence=round(confidence, 3), citations=citations, passages=passages,
@@ -127,9 +129,10 @@ class Answerer:
                       notice=reading.notice, timings=_timings(t0, t1))
 
     def _decline(self, question: str, answer_type: str, passages: list[Passage], reason: str,
-                 confidence: float, t0: float, t1: float) -> Answer:
+                 confidence: float, t0: float, t1: float, below: float = 0.5) -> Answer:
+        """No answer: the confidence shown stays under the threshold the reader declines below."""
         return Answer(question=question, answer=None, answer_type=answer_type,
-                      confidence=round(min(confidence, ABSTAIN_BELOW - 0.001), 3), reason=reason,
+                      confidence=round(min(confidence, below - 0.001), 3), reason=reason,
                       passages=passages, timings=_timings(t0, t1))
 
     def _cite(self, sentence: Sentence, found: Found):
@@ -147,7 +150,7 @@ class Answerer:
         that makes the same claim (``SAME_CLAIM``), verified."""
         best = reading.best
         rivals = [f for f in reading.candidates[1:]
-                  if f.confidence >= ABSTAIN_BELOW and f.sentence != best.sentence
+                  if f.confidence >= reading.abstain_below and f.sentence != best.sentence
                   and f.kind == best.kind
                   and disagrees(answer, sentences[best.sentence].text, f.text, sentences[f.sentence].text)]
         if not rivals:

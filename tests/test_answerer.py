@@ -111,3 +111,29 @@ def test_engine_sees_writes_from_another_process(tmp_path, nlp):
     assert answer.passages[0].doc_id == "late-news"
     eng.close()
     assert not eng.ready
+
+
+def test_the_threshold_fitted_with_the_calibrator_decides_what_is_declined(engine, monkeypatch):
+    """The same reading at confidence 0.4 is answered where the reader's fitted threshold is 0.3
+    and declined, its confidence kept under the threshold, where it is 0.5."""
+    from dataclasses import replace
+
+    reader = engine.answerer.reader
+
+    class Fitted:
+        name = "fitted"
+
+        def __init__(self, below: float) -> None:
+            self.below = below
+
+        def read(self, question, sentences):
+            return replace(reader.read(question, sentences), confidence=0.4, abstain_below=self.below)
+
+    monkeypatch.setattr(engine.answerer, "reader", Fitted(0.3))
+    answered = engine.ask("How many US troops are in Iraq?")
+    assert answered.answer is not None and answered.confidence == 0.4
+    _check_answer(engine, answered)
+    monkeypatch.setattr(engine.answerer, "reader", Fitted(0.5))
+    declined = engine.ask("How many US troops are in Iraq?")
+    assert declined.answer is None and declined.citations == []
+    assert "too weak" in declined.reason and declined.confidence == 0.4

@@ -37,14 +37,17 @@ class Found:
 @dataclass(frozen=True)
 class Reading:
     """What a reader makes of the evidence: candidates best first (each distinct answer once),
-    the confidence that the first is right, the answer type it expects and, when it declines,
-    why."""
+    the confidence that the first is right, the answer type it expects, when it declines, why,
+    and the confidence below which its answer is not given."""
 
     candidates: list[Found] = field(default_factory=list)
     confidence: float = 0.0
     expected_type: str = "other"
     reason: str | None = None
     notice: str | None = None  # e.g. the LLM reader fell back to the extractive one
+    # Below this confidence the answer is declined: fitted with the calibrator (see
+    # eval.reader_fit.fit_threshold); 0.5, "more likely right than wrong", when none was fitted.
+    abstain_below: float = 0.5
 
     @property
     def best(self) -> Found | None:

@@ -59,7 +59,7 @@ class ExtractiveReader:
             scores = self.span.score(question.text, read) + [None] * (len(sentences) - len(read))
         x, which = featurize(question, probs, sentences, scores)
         if not which:
-            return Reading(expected_type=expected,
+            return Reading(expected_type=expected, abstain_below=self.calibrator.abstain_below,
                            reason=f"No {expected} answer found in the closest sentences."
                            if expected != "other" else "No answer found in the closest sentences.")
         logits = self.ranker.logits(x)
@@ -80,7 +80,7 @@ class ExtractiveReader:
                 if len(found) < RIVALS else 0.0)
             found.append(Found(si, span.start, span.end, texts[r], KINDS[span.kind],
                                float(logits[r]), conf))
-        return Reading(found, confidence, expected)
+        return Reading(found, confidence, expected, abstain_below=self.calibrator.abstain_below)
 
 
 RIVALS = 10  # candidates after the best whose own confidence is worked out (conflicts and

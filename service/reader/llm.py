@@ -121,6 +121,7 @@ class LLMReader:
         chosen = interpret(reply, sentences, base.candidates)
         if chosen == "none":
             return Reading(candidates=base.candidates, confidence=0.0, expected_type=base.expected_type,
+                           abstain_below=base.abstain_below,
                            reason="The LLM reader says the articles do not say.")
         if chosen is None:
             return replace(base, notice=f"The LLM reader's reply ({reply.strip()[:80]!r}) is not a "
@@ -130,7 +131,7 @@ class LLMReader:
         confidence = same.confidence if same is not None else base.confidence
         picked = replace(chosen, kind=same.kind if same else chosen.kind, confidence=confidence)
         rest = [c for c in base.candidates if c is not same]
-        return Reading([picked, *rest], confidence, base.expected_type)
+        return Reading([picked, *rest], confidence, base.expected_type, abstain_below=base.abstain_below)
 
 
 class HttpChat:

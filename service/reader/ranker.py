@@ -53,6 +53,9 @@ class Ranker(Linear):
 class Calibrator(Linear):
     def __init__(self, file: ModelFile) -> None:
         super().__init__(file, CALIBRATION_FEATURES)
+        # The confidence below which declining was right more often than answering, on the
+        # training questions' out-of-fold confidences (0.5 for a file fitted before there was one).
+        self.abstain_below = float(file.meta.get("abstain_below", 0.5))
 
     @classmethod
     def load(cls) -> Calibrator:
