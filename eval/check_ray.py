@@ -64,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=200, help="RealTime QA articles.")
     parser.add_argument("--questions", type=int, default=None, help="RealTime QA dev questions.")
+    parser.add_argument("--reader", choices=("extractive", "fake"), default="extractive",
+                        help="The reader both paths answer with (fake: retrieval only matters).")
     args = parser.parse_args()
     from eval.bench_load import DEFAULT_QUESTIONS, ROOT, free_port, load_questions
     from eval.realtimeqa import date_window, load_corpus
@@ -81,7 +83,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="check_ray"))
     problems: list[str] = []
     try:
-        local, ray = (Settings(index_dir=work / name, reader="fake") for name in ("local", "ray"))
+        local, ray = (Settings(index_dir=work / name, reader=args.reader) for name in ("local", "ray"))
         t = time.perf_counter()
         Indexer(local.index_dir, make_embedder(local)).run(docs, progress=False, save_arrays=True)
         print(f"local build: {len(docs)} documents in {time.perf_counter() - t:.0f} s")

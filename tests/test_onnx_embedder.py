@@ -41,6 +41,8 @@ def both():
 
 def test_onnx_vectors_match_the_reference_model(both):
     texts, onnx, reference = both
+    if not SHARED.is_file():
+        pytest.skip(f"a few hundred real sentences need RGB's passages at {SHARED}")
     assert len(texts) >= 100
     cosine = (onnx * reference).sum(axis=1)
     assert cosine.mean() >= 0.999 and cosine.min() >= 0.995, (cosine.mean(), cosine.min())

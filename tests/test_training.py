@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.reader_data import Example
+from eval.reader_data import SQUAD_DIR, Example
 from eval.reader_fit import Choice, fit_threshold
 from service.reader import models
 from service.reader.evidence import Question
@@ -20,6 +20,9 @@ from service.reader.span_model import SpanModel
 from service.reader.types import TypeModel
 
 pytestmark = pytest.mark.integration
+# The commands train on ../shared/datasets (never copied into the project): without it they
+# cannot run.
+needs_data = pytest.mark.skipif(not SQUAD_DIR.is_dir(), reason=f"needs the SQuAD subset at {SQUAD_DIR}")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,6 +33,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+@needs_data
 def test_train_reader_quick_writes_models_the_service_loads(tmp_path):
     _run("eval.train_reader", "--quick", "--out", str(tmp_path), "--report", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
@@ -49,6 +53,7 @@ def test_train_reader_quick_writes_models_the_service_loads(tmp_path):
     assert probs.shape[0] > 0 and abs(float(probs.sum()) - 1.0) < 1e-4
 
 
+@needs_data
 def test_train_span_reader_smoke_run_writes_a_checked_onnx_file(tmp_path):
     _run("eval.train_span_reader", "--limit", "16", "--epochs", "1", "--batch", "8", "--no-written",
          "--out", str(tmp_path))
