@@ -186,12 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         # Out of fold, at the threshold fitted on these same out-of-fold confidences (one
         # parameter); the held-out figures use it on questions that fitted nothing.
         "abstain_below": round(threshold, 4),
-        "cross_validated": {o: fit.summary(news_choices, news_examples_, conf, threshold,
-                                           select=lambda e, o=o: e.origin == o)
-                            for o in sorted({e.origin for e in news_examples_})},
-        "cross_validated_at_0.5": {o: fit.summary(news_choices, news_examples_, conf,
-                                                  select=lambda e, o=o: e.origin == o)
-                                   for o in sorted({e.origin for e in news_examples_})},
+        "cross_validated": _by_origin(news_choices, news_examples_, conf, threshold),
+        "cross_validated_at_0.5": _by_origin(news_choices, news_examples_, conf, 0.5),
         "held_out": _by_origin_and_style(held_choices, held, held_conf, threshold),
         "examples": {"types": len(type_train), "ranker": len(rank_train), "held_out": len(held)},
         "span_sentences": n_span,
@@ -241,13 +237,16 @@ def _accuracy(pairs) -> float | None:
     return round(float(np.mean([np.argmax(p) == k for p, k in pairs])), 4) if pairs else None
 
 
+def _by_origin(choices, examples, conf, threshold: float) -> dict:
+    return {o: fit.summary(choices, examples, conf, threshold, select=lambda e, o=o: e.origin == o)
+            for o in sorted({e.origin for e in examples})}
+
+
 def _by_origin_and_style(choices, examples, conf, threshold: float) -> dict:
-    out = {}
-    for origin in sorted({e.origin for e in examples}):
-        out[origin] = {"all": fit.summary(choices, examples, conf, threshold,
-                                          select=lambda e, o=origin: e.origin == o)}
+    out = {origin: {"all": summary} for origin, summary in _by_origin(choices, examples, conf, threshold).items()}
+    for origin, parts in out.items():
         for style in sorted({e.style for e in examples if e.origin == origin}):
-            out[origin][style] = fit.summary(
+            parts[style] = fit.summary(
                 choices, examples, conf, threshold,
                 select=lambda e, o=origin, s=style: e.origin == o and e.style == s)
     return out

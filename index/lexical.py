@@ -75,6 +75,11 @@ class DocTerms:
     lengths: np.ndarray  # int64 tokens per chunk (stopwords excluded), BM25's document length
 
 
+def bm25_idf(f: int, n: int) -> float:
+    """BM25's (Lucene's) idf of a term in ``f`` of ``n`` documents, as bm25s computes it."""
+    return math.log(1 + (n - f + 0.5) / (f + 0.5))
+
+
 @dataclass(frozen=True)
 class CorpusStats:
     """What BM25 needs of the whole corpus: chunks, their total length (tokens, stopwords
@@ -99,8 +104,7 @@ class CorpusStats:
 
     def idf(self, stem: str) -> float:
         """BM25's idf of a stem over the whole corpus (the most for one never seen)."""
-        f, n = self.df.get(stem, 0), self.n_chunks
-        return math.log(1 + (n - f + 0.5) / (f + 0.5))
+        return bm25_idf(self.df.get(stem, 0), self.n_chunks)
 
     @property
     def digest(self) -> str:
@@ -160,7 +164,7 @@ class LexicalIndex:
         # The same float32/float64 steps as bm25s, so the scores are identical, not just close.
         # Few distinct frequencies: math.log on each, as bm25s computes it, then float32.
         freqs, which = np.unique(corpus_df, return_inverse=True)
-        logs = [math.log(1 + (n_corpus - f + 0.5) / (f + 0.5)) if f else 0.0 for f in freqs.tolist()]
+        logs = [bm25_idf(f, n_corpus) if f else 0.0 for f in freqs.tolist()]
         idf = np.asarray(logs, dtype=np.float32)[which]
         if stats is not None:  # the sum of integers is exact: the very mean the whole corpus has
             avg = np.float64(stats.total_length) / stats.n_chunks if stats.n_chunks else np.float64(1.0)
@@ -253,8 +257,7 @@ class LexicalIndex:
             return self.corpus.idf(stem)
         term = self.vocab.get(stem)
         f = int(self._df[term]) if term is not None and term < len(self._df) else 0
-        n = self.n_chunks
-        return math.log(1 + (n - f + 0.5) / (f + 0.5))
+        return bm25_idf(f, self.n_chunks)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each chunk for ``query`` (zeros when it shares no word with any)."""

@@ -3,13 +3,13 @@ rows stored for them at ingest."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.lexical import bm25_idf
 from index.words import content_words, stem_key
 
 # Question words, in the order a wh-phrase is looked for ("how many" before "how").
@@ -60,13 +60,7 @@ class Question:
 
 def idf_from_counts(df: dict[str, int], n_docs: int) -> Callable[[str], float]:
     """BM25's idf of a stem from document frequencies; an unseen stem weighs the most."""
-    top = math.log(1 + (n_docs + 0.5) / 0.5)
-
-    def idf(stem: str) -> float:
-        f = df.get(stem, 0)
-        return math.log(1 + (n_docs - f + 0.5) / (f + 0.5)) if f else top
-
-    return idf
+    return lambda stem: bm25_idf(df.get(stem, 0), n_docs)
 
 
 def rank_sentences(sentences: Sequence[Sentence], limit: int) -> list[Sentence]:
