@@ -3,8 +3,10 @@
     python -m eval.check_ray                  # the seed article + 200 RealTime QA articles
     python -m eval.check_ray --docs 50
 
-Builds the index twice with the real model, locally and with `sourced index --ray` on a 2-node
-local cluster (index/ray_env.py), then checks: every stored row equal (ids, offsets, token
+Writes the articles to a JSONL file, then reads and builds the index twice with the real model:
+locally, and as `sourced index --ray` does on a 2-node local cluster (index/ray_env.py: the
+file read and cleaned by Ray Data tasks, the documents processed by Ray Data actors). Checks:
+the same documents and problems read; every stored row equal (ids, offsets, token
 rows; vectors within ``ATOL``); `sourced search --json` and the answers equal on the seed dev
 questions and the RealTime QA dev questions (in their date windows); and the sharded service on
 Ray Serve (2 shards x 2 replicas) answering /ask as the single engine. Prints what differs;
@@ -70,29 +72,36 @@ def main() -> None:
     from eval.bench_load import DEFAULT_QUESTIONS, ROOT, free_port, load_questions
     from eval.realtimeqa import date_window, load_corpus
     from eval.realtimeqa import load_questions as rtqa_questions
-    from index.distributed import RayProcess
+    from index.distributed import RayProcess, RayRead
     from index.indexer import Indexer
     from index.loaders import load_paths
     from index.ray_env import local_cluster
     from service.config import Settings
     from service.engine import Engine, make_embedder
 
-    docs = load_paths([ROOT / "corpus"]).documents + load_corpus(limit=args.docs)
     asked = [(q, None) for q in load_questions(DEFAULT_QUESTIONS)]
     asked += [(q.question, date_window(q.question_date)) for q in rtqa_questions(limit=args.questions)]
     work = Path(tempfile.mkdtemp(prefix="check_ray"))
     problems: list[str] = []
     try:
+        files = [ROOT / "corpus", write_jsonl(load_corpus(limit=args.docs), work / "articles.jsonl")]
         local, ray = (Settings(index_dir=work / name, reader=args.reader) for name in ("local", "ray"))
         t = time.perf_counter()
+        loaded = load_paths(files)
+        docs = loaded.documents
+        print(f"local read: {len(docs)} documents in {time.perf_counter() - t:.1f} s")
         Indexer(local.index_dir, make_embedder(local)).run(docs, progress=False, save_arrays=True)
-        print(f"local build: {len(docs)} documents in {time.perf_counter() - t:.0f} s")
+        print(f"local read and build: {time.perf_counter() - t:.0f} s")
         with local_cluster(nodes=2) as cluster:
             t = time.perf_counter()
+            on_ray = load_paths(files, read=RayRead(progress=False))
+            print(f"Ray read, 2 nodes: {time.perf_counter() - t:.1f} s")
+            if on_ray != loaded:
+                problems.append("reading differs: documents or problems read on Ray")
             process = RayProcess(partial(make_embedder, ray), actors=2, progress=False)
-            Indexer(ray.index_dir, make_embedder(ray)).run(docs, progress=False, save_arrays=True,
-                                                            process=process)
-            print(f"Ray build, 2 nodes: {time.perf_counter() - t:.0f} s")
+            Indexer(ray.index_dir, make_embedder(ray)).run(on_ray.documents, progress=False,
+                                                            save_arrays=True, process=process)
+            print(f"Ray read and build, 2 nodes: {time.perf_counter() - t:.0f} s")
             problems += [f"index: {t} differ" for t in index_differences(local.index_dir, ray.index_dir)]
             engines = [Engine(s) for s in (local, ray)]
             for engine in engines:
@@ -111,6 +120,15 @@ def main() -> None:
     for problem in problems[:20]:
         print("  " + problem)
     sys.exit(1 if problems else 0)
+
+
+def write_jsonl(documents, path: Path) -> Path:
+    """Documents as a JSONL file that index/loaders.py reads back as the same documents."""
+    with path.open("w", encoding="utf-8") as out:
+        for d in documents:
+            out.write(json.dumps({"id": d.doc_id, "title": d.title, "text": d.text, "url": d.url,
+                                  "published": d.published, "source": d.source}) + "\n")
+    return path
 
 
 def _check_sharded(single, asked, port: int, cluster) -> list[str]:

@@ -8,6 +8,12 @@ value that is no date (or more than a day ahead, or before 1900) skips the file,
 caller allows it to be indexed undated (``undated_ok``). doc_ids are derived from stable inputs
 (relative path, id field, url) so that re-indexing the same corpus replaces documents instead of
 duplicating them.
+
+Reading is split in two so that the costly half can run anywhere: ``load_paths`` walks the paths
+and reads each file's bytes into ``Piece``s (a whole file, or one line of a JSONL file), and
+``read_piece`` decodes, parses and cleans one piece into a document or a problem. Locally they
+run in turn; ``sourced index --ray`` hands the pieces to Ray (index/distributed.py) and merges
+what comes back here, in the same order, so both give the same documents and problems.
 """
 
 from __future__ import annotations
@@ -50,12 +56,15 @@ __all__ = [
     "FieldMap",
     "LoadProblem",
     "LoadResult",
+    "Loaded",
+    "Piece",
     "clean_text",
     "document_from_record",
     "load_file",
     "load_paths",
     "normalize_date",
     "normalize_url",
+    "read_piece",
 ]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
@@ -104,6 +113,42 @@ class LoadResult:
     undated: list[LoadProblem] = field(default_factory=list)  # loaded, without their bad date
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One unit of reading, its bytes already read: a whole file, or one line of a JSONL file.
+
+    Everything ``read_piece`` needs is here, so it runs on a machine without the file."""
+
+    where: str  # "path/file.md", or "path/file.jsonl:17" for a JSONL line
+    origin: str  # the file it came from
+    suffix: str  # the file's, lowercased
+    raw: bytes
+    file_id: str | None = None  # doc_id from the path (not for JSONL lines)
+    stem: str = ""  # the file's stem, for a title of last resort
+    first_line: bool = False  # a JSONL line that may start with a byte-order mark
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A document read from a piece, with the bad dates it was let through with."""
+
+    document: Document
+    where: str
+    bad_dates: tuple[str, ...] = ()
+
+
+Read = Loaded | LoadProblem
+# Pieces to what they read, in order: read_piece one by one here, or a Ray Data job.
+ReadPieces = Callable[[list[Piece], FieldMap, bool], Iterable[Read]]
+
+
+def _problem(where: str, reason: str | SourcedError, kind: str | None = None) -> LoadProblem:
+    if isinstance(reason, SourcedError):
+        kind = kind or reason.code
+        reason = reason.message.removeprefix(f"{where}: ")
+    return LoadProblem(where, reason, kind or DocumentFormatError.code)
+
+
 class _Collector:
     """Accumulates a LoadResult, keeping the first of documents that share a doc_id."""
 
@@ -112,53 +157,49 @@ class _Collector:
         self.undated_ok = undated_ok
         self._first_where: dict[str, str] = {}
 
-    def dates(self) -> list[str] | None:
-        """Where a reader puts the bad dates it let through: None refuses them instead."""
-        return [] if self.undated_ok else None
-
-    def add(self, document: Document, where: str, bad_dates: list[str] | None = None) -> None:
+    def take(self, item: Read) -> None:
+        if isinstance(item, LoadProblem):
+            self.result.problems.append(item)
+            return
+        document, where = item.document, item.where
         first = self._first_where.get(document.doc_id)
         if first is not None:
-            self.problem(where, f"duplicate doc_id {document.doc_id!r}, first read from {first}",
-                         "duplicate_id")
+            self.take(_problem(where, f"duplicate doc_id {document.doc_id!r}, first read from "
+                                      f"{first}", "duplicate_id"))
             return
         self._first_where[document.doc_id] = where
         self.result.documents.append(document)
-        for reason in bad_dates or ():
+        for reason in item.bad_dates:
             self.result.undated.append(LoadProblem(where, reason, BadDateError.code))
-
-    def problem(self, where: str, reason: str | SourcedError, kind: str | None = None) -> None:
-        if isinstance(reason, SourcedError):
-            kind = kind or reason.code
-            reason = reason.message.removeprefix(f"{where}: ")
-        self.result.problems.append(LoadProblem(where, reason, kind or DocumentFormatError.code))
 
 
 # ---------------------------------------------------------------------------- paths and files
 
 
 def load_paths(
-    paths: Sequence[Path], field_map: FieldMap = FieldMap(), *, undated_ok: bool = False
+    paths: Sequence[Path], field_map: FieldMap = FieldMap(), *, undated_ok: bool = False,
+    read: ReadPieces | None = None,
 ) -> LoadResult:
     """Load files and directory trees (recursively, sorted, hidden entries left out; files of
     other types reported as skipped). Only a path that does not exist raises. ``undated_ok``
     loads a document whose ``published`` is no usable date without a date (listed in
-    ``undated``) instead of skipping it."""
-    collector = _Collector(undated_ok)
-    seen: set[Path] = set()
-    for path in map(Path, paths):
+    ``undated``) instead of skipping it. ``read`` reads the pieces elsewhere (a Ray cluster);
+    by default they are read here, one at a time, as they are found."""
+    paths = [Path(path) for path in paths]
+    for path in paths:
         if not path.exists():
             raise DocumentFormatError(f"{path}: no such file or directory")
-        if path.is_dir():
-            files: Iterator[Path] = _walk(path, collector, set())
-            root = path
-        else:
-            files, root = _supported([path], collector), path.parent
-        for file in files:
-            key = file.resolve()
-            if key not in seen:  # the same file named twice, e.g. as itself and in its folder
-                seen.add(key)
-                _load_into(file, root, field_map, collector)
+    collector = _Collector(undated_ok)
+    found = _found(paths)
+    if read is None:
+        for item in found:
+            collector.take(item if isinstance(item, LoadProblem)
+                           else read_piece(item, field_map, undated_ok))
+        return collector.result
+    found = list(found)
+    results = iter(read([p for p in found if isinstance(p, Piece)], field_map, undated_ok))
+    for item in found:  # the walk's problems stay where they were found among the pieces
+        collector.take(item if isinstance(item, LoadProblem) else next(results))
     return collector.result
 
 
@@ -173,8 +214,30 @@ def load_file(
         raise DocumentFormatError(f"{path}: {what}")
     _check_suffix(path)
     collector = _Collector(undated_ok)
-    _load_into(path, path.parent if root is None else Path(root), field_map, collector)
+    for item in _pieces(path, path.parent if root is None else Path(root)):
+        collector.take(item if isinstance(item, LoadProblem)
+                       else read_piece(item, field_map, undated_ok))
     return collector.result
+
+
+def _found(paths: Sequence[Path]) -> Iterator[Piece | LoadProblem]:
+    """The pieces of every supported file under ``paths``, each file once, and the problems
+    met on the way, in the order they are found."""
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            files: Iterator[Path | LoadProblem] = _walk(path, set())
+            root = path
+        else:
+            files, root = _supported([path]), path.parent
+        for file in files:
+            if isinstance(file, LoadProblem):
+                yield file
+                continue
+            key = file.resolve()
+            if key not in seen:  # the same file named twice, e.g. as itself and in its folder
+                seen.add(key)
+                yield from _pieces(file, root)
 
 
 def _check_suffix(path: Path) -> None:
@@ -186,7 +249,7 @@ def _check_suffix(path: Path) -> None:
         )
 
 
-def _walk(directory: Path, collector: _Collector, visited: set[Path]) -> Iterator[Path]:
+def _walk(directory: Path, visited: set[Path]) -> Iterator[Path | LoadProblem]:
     """Supported, non-hidden files under a directory, depth first in name order; other files
     are reported as skipped (hidden ones, ".git" and the like, are left out without a word)."""
     real = directory.resolve()
@@ -196,52 +259,72 @@ def _walk(directory: Path, collector: _Collector, visited: set[Path]) -> Iterato
     try:
         entries = sorted(directory.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        collector.problem(str(directory), f"cannot list directory: {exc.strerror or exc}",
-                          "unreadable")
+        yield _problem(str(directory), f"cannot list directory: {exc.strerror or exc}",
+                       "unreadable")
         return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from _walk(entry, collector, visited)
+            yield from _walk(entry, visited)
         elif entry.is_file():
-            yield from _supported([entry], collector)
+            yield from _supported([entry])
 
 
-def _supported(files: Iterable[Path], collector: _Collector) -> Iterator[Path]:
+def _supported(files: Iterable[Path]) -> Iterator[Path | LoadProblem]:
     """The files the loaders can read; the others are reported as skipped."""
     for file in files:
         try:
             _check_suffix(file)
         except UnsupportedFileTypeError as exc:
-            collector.problem(str(file), exc)
+            yield _problem(str(file), exc)
         else:
             yield file
 
 
-def _load_into(path: Path, root: Path, field_map: FieldMap, collector: _Collector) -> None:
-    """Read one supported file into the collector, turning its failures into problems."""
+def _pieces(path: Path, root: Path) -> Iterator[Piece | LoadProblem]:
+    """A supported file's bytes as pieces (one per JSONL line), or why it cannot be read."""
     where = str(path)
     suffix = path.suffix.lower()
-    bad_dates = collector.dates()
     try:
         if suffix == ".jsonl":
-            _load_jsonl(path, field_map, collector)
+            yield from _jsonl_pieces(path)
             return
         raw = path.read_bytes()
-        file_id = _file_doc_id(path, root)
-        if suffix in (".md", ".markdown"):
-            document = _read_markdown(raw, where, file_id, path, bad_dates)
-        elif suffix in (".html", ".htm"):
-            document = _read_html(raw, where, file_id, path, bad_dates)
-        else:
-            document = _read_text(raw, where, file_id, path)
-    except (DocumentFormatError, InvalidDocumentIdError) as exc:
-        collector.problem(where, exc)
+        yield Piece(where, where, suffix, raw, file_id=_file_doc_id(path, root), stem=path.stem)
     except OSError as exc:
-        collector.problem(where, f"cannot read file: {exc.strerror or exc}", "unreadable")
-    else:
-        collector.add(document, where, bad_dates)
+        yield _problem(where, f"cannot read file: {exc.strerror or exc}", "unreadable")
+
+
+def _jsonl_pieces(path: Path) -> Iterator[Piece | LoadProblem]:
+    with path.open("rb") as lines:
+        try:  # one problem for a binary file, not one per "line" of it
+            _refuse_binary(lines.read(8192), str(path))
+        except NotTextError as exc:
+            yield _problem(str(path), exc)
+            return
+        lines.seek(0)
+        for lineno, raw in enumerate(lines, start=1):
+            if raw.strip():
+                yield Piece(f"{path}:{lineno}", str(path), ".jsonl", raw, first_line=lineno == 1)
+
+
+def read_piece(piece: Piece, field_map: FieldMap = FieldMap(), undated_ok: bool = False) -> Read:
+    """Decode, parse and clean one piece: the document it holds, or why it cannot be indexed."""
+    where = piece.where
+    bad_dates: list[str] | None = [] if undated_ok else None
+    try:
+        if piece.suffix == ".jsonl":
+            document = _read_record(piece, field_map, bad_dates)
+        elif piece.suffix in (".md", ".markdown"):
+            document = _read_markdown(piece, bad_dates)
+        elif piece.suffix in (".html", ".htm"):
+            document = _read_html(piece, bad_dates)
+        else:
+            document = _read_text(piece)
+    except (DocumentFormatError, InvalidDocumentIdError) as exc:
+        return _problem(where, exc)
+    return Loaded(document, where, tuple(bad_dates or ()))
 
 
 def _file_doc_id(path: Path, root: Path) -> str:
@@ -321,15 +404,15 @@ def _first_line_title(text: str) -> str | None:
 # ---------------------------------------------------------------------------- formats
 
 
-def _read_text(raw: bytes, where: str, file_id: str, path: Path) -> Document:
+def _read_text(piece: Piece) -> Document:
     """A plain-text article; its first short line is the title and stays in the text."""
     return _build(
-        _decode(raw, where),
-        where=where,
+        _decode(piece.raw, piece.where),
+        where=piece.where,
         meta={},
-        default_id=lambda _title, _url: file_id,
-        default_title=lambda text: _first_line_title(text) or _humanize(path.stem),
-        origin=where,
+        default_id=lambda _title, _url: piece.file_id,
+        default_title=lambda text: _first_line_title(text) or _humanize(piece.stem),
+        origin=piece.origin,
     )
 
 
@@ -337,20 +420,19 @@ _FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
 _H1_RE = re.compile(r"^\s{0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 
 
-def _read_markdown(
-    raw: bytes, where: str, file_id: str, path: Path, bad_dates: list[str] | None
-) -> Document:
+def _read_markdown(piece: Piece, bad_dates: list[str] | None) -> Document:
     """A Markdown article with optional YAML front matter (title, url, published, source, id)."""
-    front_matter, body = _split_front_matter(_decode(raw, where), where)
+    where = piece.where
+    front_matter, body = _split_front_matter(_decode(piece.raw, where), where)
     meta = _fields(front_matter, FieldMap())
     meta.pop("text", None)  # the body is the text, whatever the front matter says
     return _build(
         body,
         where=where,
         meta=meta,
-        default_id=lambda _title, _url: file_id,
-        default_title=lambda text: _markdown_heading(text) or _humanize(path.stem),
-        origin=where,
+        default_id=lambda _title, _url: piece.file_id,
+        default_title=lambda text: _markdown_heading(text) or _humanize(piece.stem),
+        origin=piece.origin,
         bad_dates=bad_dates,
     )
 
@@ -392,10 +474,9 @@ def _markdown_heading(text: str) -> str | None:
     return None
 
 
-def _read_html(
-    raw: bytes, where: str, file_id: str, path: Path, bad_dates: list[str] | None
-) -> Document:
+def _read_html(piece: Piece, bad_dates: list[str] | None) -> Document:
     """Main text of a web page (trafilatura) plus its title, url, date and site name."""
+    raw, where = piece.raw, piece.where
     _refuse_binary(raw, where)  # the encoding is trafilatura's to read: it honours <meta charset>
     trafilatura = _import_trafilatura()
     # trafilatura is a heuristic parser fed arbitrary pages: whatever it raises means "unreadable".
@@ -424,9 +505,9 @@ def _read_html(
         text.replace("\n", "\n\n"),
         where=where,
         meta={key: value for key, value in meta.items() if value},
-        default_id=lambda _title, _url: file_id,
-        default_title=lambda text: _first_line_title(text) or _humanize(path.stem),
-        origin=where,
+        default_id=lambda _title, _url: piece.file_id,
+        default_title=lambda text: _first_line_title(text) or _humanize(piece.stem),
+        origin=piece.origin,
         bad_dates=bad_dates,
     )
 
@@ -444,43 +525,21 @@ def _import_trafilatura() -> ModuleType:
     return trafilatura
 
 
-def _load_jsonl(path: Path, field_map: FieldMap, collector: _Collector) -> None:
-    """One article per line; bad lines become problems with their line number."""
-    with path.open("rb") as lines:
-        try:  # one problem for a binary file, not one per "line" of it
-            _refuse_binary(lines.read(8192), str(path))
-        except NotTextError as exc:
-            collector.problem(str(path), exc)
-            return
-        lines.seek(0)
-        for lineno, raw in enumerate(lines, start=1):
-            where = f"{path}:{lineno}"
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-            except UnicodeDecodeError:
-                collector.problem(where, "line is not valid UTF-8", NotTextError.code)
-                continue
-            except json.JSONDecodeError as exc:
-                collector.problem(where, f"invalid JSON: {exc.msg} (column {exc.colno})")
-                continue
-            except RecursionError:
-                collector.problem(where, "invalid JSON: nested too deeply")
-                continue
-            if not isinstance(record, dict):
-                collector.problem(where, f"expected a JSON object, got {_json_type(record)}")
-                continue
-            bad_dates = collector.dates()
-            try:
-                document = document_from_record(
-                    record, where=where, field_map=field_map, origin=str(path),
-                    bad_dates=bad_dates,
-                )
-            except (DocumentFormatError, InvalidDocumentIdError) as exc:
-                collector.problem(where, exc)
-            else:
-                collector.add(document, where, bad_dates)
+def _read_record(piece: Piece, field_map: FieldMap, bad_dates: list[str] | None) -> Document:
+    """One JSONL line's article."""
+    where = piece.where
+    try:
+        record = json.loads(piece.raw.decode("utf-8-sig" if piece.first_line else "utf-8"))
+    except UnicodeDecodeError:
+        raise NotTextError(f"{where}: line is not valid UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise DocumentFormatError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise DocumentFormatError(f"{where}: invalid JSON: nested too deeply") from None
+    if not isinstance(record, dict):
+        raise DocumentFormatError(f"{where}: expected a JSON object, got {_json_type(record)}")
+    return document_from_record(record, where=where, field_map=field_map, origin=piece.origin,
+                                bad_dates=bad_dates)
 
 
 def _json_type(value: object) -> str:

@@ -87,7 +87,7 @@ def index(
         "Documents per committed batch (default 32): a killed run loses at most one batch."))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
-        "Process the documents on a Ray cluster (auto, HOST:PORT, ray://...; also "
+        "Read, clean and process the files on a Ray cluster (auto, HOST:PORT, ray://...; also "
         "SOURCED_RAY_ADDRESS); this process still commits them. Needs the [ray] extra."))] = None,
     ray_actors: Annotated[int | None, typer.Option(min=1, max=1024, help=(
         "With --ray: actors processing documents at once (default 2)."))] = None,
@@ -110,15 +110,15 @@ def index(
                              ray_address=ray, ray_actors=ray_actors, ray_batch_docs=ray_batch_docs)
     if not quiet:
         typer.echo(f"reading {', '.join(str(p) for p in paths or [settings.corpus_dir])}...", err=True)
+    read, process = _on_ray(settings, progress=not quiet) if settings.ray_address else (None, None)
     # Read and checked before the model loads: a --strict refusal costs no indexing.
-    loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok)
+    loaded = load_paths(paths or [settings.corpus_dir], undated_ok=settings.undated_ok, read=read)
     _echo_skipped(loaded)
     if strict and loaded.problems:
         raise SourcedError(
             f"--strict: {len(loaded.problems)} skipped (listed above); nothing was indexed."
         )
     engine = _engine(settings)
-    process = _ray_process(settings, progress=not quiet) if settings.ray_address else None
     if rebuild:
         report = rebuild_index(engine.indexer, loaded.documents, progress=not quiet, process=process)
     else:
@@ -133,18 +133,20 @@ def index(
     )
 
 
-def _ray_process(settings: Settings, progress: bool):
-    """Documents processed on the Ray cluster at ``settings.ray_address`` (index/distributed.py)."""
+def _on_ray(settings: Settings, progress: bool):
+    """Files read and documents processed on the Ray cluster at ``settings.ray_address``
+    (index/distributed.py): ``load_paths``'s ``read`` and ``Indexer.run``'s ``process``."""
     from functools import partial
 
-    from index.distributed import RayProcess
+    from index.distributed import RayProcess, RayRead
     from index.ray_env import connect
     from service.engine import make_embedder
 
     connect(settings.ray_address or "auto")
-    return RayProcess(partial(make_embedder, settings), settings.chunk_settings,
-                      actors=settings.ray_actors, ray_batch=settings.ray_batch_docs,
-                      commit_docs=settings.batch_docs, progress=progress)
+    process = RayProcess(partial(make_embedder, settings), settings.chunk_settings,
+                         actors=settings.ray_actors, ray_batch=settings.ray_batch_docs,
+                         commit_docs=settings.batch_docs, progress=progress)
+    return RayRead(progress=progress), process
 
 
 def _echo_skipped(loaded: LoadResult) -> None:

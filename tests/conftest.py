@@ -78,6 +78,34 @@ def write_small_corpus(folder: Path) -> Path:
     return folder
 
 
+def write_messy_corpus(folder: Path) -> Path:
+    """Files of every kind the loaders read, and of most kinds they skip: articles in .md,
+    .txt, .html and .jsonl (in a subfolder too), a JSONL file with bad lines, a bad date and a
+    duplicate id, a binary file, an unsupported type, an empty file, a hidden file."""
+    import json
+
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    (folder / "talks.md").write_text("---\ntitle: Talks\npublished: 2022-01-05\n---\n"
+                                     "Talks resumed in Baghdad on Monday.\n")
+    (folder / "late.md").write_text("---\npublished: next tuesday\n---\nThe bridge reopened.\n")
+    (folder / "brief.txt").write_text("Brief\nThe port handled 1,200 ships in 2021.\n")
+    (folder / "sub" / "page.html").write_text(
+        "<html><head><title>Buses</title></head><body><article><p>The city bought 40 electric "
+        "buses for 12 million dollars, officials said on Tuesday.</p></article></body></html>")
+    records = [{"id": "a1", "title": "One", "text": "First story about grain."},
+               "{not json", "[1, 2]", {"id": "a2", "title": "No text"},
+               {"id": "a1", "text": "A second a1."},
+               {"id": "a3", "text": "Old story.", "published": "1850-03-01"},
+               {"url": "https://example.com/x?utm=1", "text": "A story with a url."}]
+    (folder / "sub" / "feed.jsonl").write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    (folder / "blob.txt").write_bytes(b"Looks like text\x00\x00\x01 but is not")
+    (folder / "photo.png").write_bytes(b"\x89PNG")
+    (folder / "empty.md").write_text("")
+    (folder / ".hidden.md").write_text("Never read.")
+    return folder
+
+
 def small_index_engine(root: Path, nlp):
     """An engine (fake embedder and reader) over ``write_small_corpus``, its index built with
     its serving arrays."""

@@ -548,3 +548,28 @@ def test_a_malformed_url_in_a_record_is_kept_not_a_crash():
     # urlsplit raises on an unclosed IPv6 bracket; one bad row must not stop a bulk import.
     doc = document_from_record({"text": "Some text.", "url": "http://[::1/x"}, where="f:1")
     assert doc.url == "http://[::1/x" and doc.source is None
+
+
+def test_pieces_read_elsewhere_merge_back_as_read_here(tmp_path):
+    """``read`` (a Ray cluster in production) may read the pieces anywhere, in any order
+    internally: what load_paths returns is the same documents and problems, in order."""
+    from index.loaders import read_piece
+    from tests.conftest import write_messy_corpus
+
+    corpus = write_messy_corpus(tmp_path / "messy")
+    calls = []
+
+    def backwards(pieces, field_map, undated_ok):
+        calls.append(len(pieces))
+        return [read_piece(p, field_map, undated_ok) for p in reversed(pieces)][::-1]
+
+    for undated_ok in (False, True):
+        here = load_paths([corpus], undated_ok=undated_ok)
+        elsewhere = load_paths([corpus], undated_ok=undated_ok, read=backwards)
+        assert elsewhere == here
+    assert calls and calls[0] == 13  # 6 files and 7 JSONL lines; unsupported files are no piece
+    kinds = [(Path(p.where).name, p.kind) for p in here.problems]
+    assert ("photo.png", "unsupported_type") in kinds and ("blob.txt", "not_text") in kinds
+    assert ("feed.jsonl:5", "duplicate_id") in kinds and ("empty.md", "empty_document") in kinds
+    late = "published 'next tuesday' is not a date (write it as YYYY-MM-DD)"
+    assert [p.reason for p in here.undated] == [late, "published 1850-03-01 is before 1900"]

@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from index.distributed import RayProcess
+from index.distributed import RayProcess, RayRead
 from index.embedding import HashEmbedder
 from index.indexer import Indexer
 from index.loaders import load_paths
 from index.store import IndexStore
 from service.cli import app
-from tests.conftest import CORPUS, ROOT, assert_same_index, write_small_corpus
+from tests.conftest import (
+    CORPUS,
+    ROOT,
+    assert_same_index,
+    write_messy_corpus,
+    write_small_corpus,
+)
 
 pytestmark = pytest.mark.ray
 runner = CliRunner()
@@ -68,6 +74,19 @@ def test_index_with_ray_and_the_real_model_equals_a_local_build(ray_cluster, tmp
     Indexer(tmp_path / "ray", OnnxEmbedder(), nlp=nlp).run(
         docs, progress=False, process=RayProcess(OnnxEmbedder, actors=2, ray_batch=1, progress=False))
     assert_same_index(tmp_path / "local", tmp_path / "ray", atol=1e-5)
+
+
+def test_files_read_and_cleaned_on_ray_load_as_locally(ray_cluster, tmp_path):
+    from index.ray_env import connect
+
+    connect(ray_cluster.address)
+    corpus = write_messy_corpus(tmp_path / "messy")
+    for undated_ok in (False, True):
+        local = load_paths([corpus, CORPUS], undated_ok=undated_ok)
+        on_ray = load_paths([corpus, CORPUS], undated_ok=undated_ok,
+                            read=RayRead(batch=2, progress=False))
+        assert on_ray == local  # documents, skipped files and their reasons, in the same order
+        assert len(local.documents) >= 5 and len(local.problems) >= 5
 
 
 class SlowEmbedder(HashEmbedder):
