@@ -5,8 +5,10 @@ each node.
     python -m eval.bench_ray                     # 200 RealTime QA articles (else corpus/)
     python -m eval.bench_ray --docs 50 --duration 10 --out bench_ray.json
 
-Ingest: the real model (int8 ONNX MiniLM) and spaCy; on Ray, one actor per node, each loading
-both once (its start-up is in the figure, as a user pays it). Answers: the service over HTTP
+Ingest: reading the articles from a JSONL file, then the real model (int8 ONNX MiniLM) and
+spaCy; on Ray, as `sourced index --ray` does: the file read and cleaned by Ray Data tasks, then
+one actor per node, each loading the model and spaCy once (its start-up is in the figure, as a
+user pays it). Answers: the service over HTTP
 from ``--clients`` concurrent clients for ``--duration`` s (eval/bench_load.py); on Ray, the
 index split into one shard per node behind Ray Serve (service/cluster.py), one replica each.
 Memory: proportional set size of each node's Ray processes (raylet, workers, actors; the head
@@ -36,7 +38,8 @@ from eval.bench_load import (
     run_load,
     server_env,
 )
-from index.distributed import RayProcess
+from eval.check_ray import write_jsonl
+from index.distributed import RayProcess, RayRead
 from index.indexer import Indexer
 from index.loaders import load_paths
 from index.ray_env import local_cluster
@@ -69,18 +72,26 @@ def reader_that_loads() -> str:
         return "fake"
 
 
-def ingest_local(docs: list[Document], index_dir: Path, settings: Settings) -> dict:
-    report = Indexer(index_dir, make_embedder(settings), settings.chunk_settings).run(
+def ingest_local(files: list[Path], index_dir: Path, settings: Settings) -> dict:
+    started = time.perf_counter()
+    docs = load_paths(files).documents
+    Indexer(index_dir, make_embedder(settings), settings.chunk_settings).run(
         docs, progress=False, save_arrays=True)
-    return {"seconds": round(report.seconds, 2), "docs_per_s": round(len(docs) / report.seconds, 2)}
+    return _ingested(len(docs), time.perf_counter() - started)
 
 
-def ingest_ray(docs: list[Document], index_dir: Path, settings: Settings, actors: int) -> dict:
+def ingest_ray(files: list[Path], index_dir: Path, settings: Settings, actors: int) -> dict:
+    started = time.perf_counter()
+    docs = load_paths(files, read=RayRead(progress=False)).documents
     process = RayProcess(partial(make_embedder, settings), settings.chunk_settings, actors=actors,
                          ray_batch=4, commit_docs=settings.batch_docs, progress=False)
-    report = Indexer(index_dir, make_embedder(settings), settings.chunk_settings).run(
+    Indexer(index_dir, make_embedder(settings), settings.chunk_settings).run(
         docs, progress=False, save_arrays=True, process=process)
-    return {"seconds": round(report.seconds, 2), "docs_per_s": round(len(docs) / report.seconds, 2)}
+    return _ingested(len(docs), time.perf_counter() - started)
+
+
+def _ingested(documents: int, seconds: float) -> dict:
+    return {"seconds": round(seconds, 2), "docs_per_s": round(documents / seconds, 2)}
 
 
 def answers_ray(cluster, settings: Settings, nodes: int, questions: list[str], clients: int,
@@ -136,14 +147,15 @@ def main() -> None:
     settings = Settings(index_dir=work / "local", rate_limit_per_minute=0, reader=reader)
     rows = []
     try:
-        ingest = ingest_local(docs, settings.index_dir, settings)
+        files = [write_jsonl(docs, work / "articles.jsonl")]
+        ingest = ingest_local(files, settings.index_dir, settings)
         env = server_env(settings.index_dir, fake=False) | {"SOURCED_READER": reader}
         load = bench(env, questions, args.clients, args.duration)
         rows.append({"setup": "single machine", **_row(ingest, load), "node_mb": [load["rss_after_mb"]]})
         for nodes in (1, 2):
             with local_cluster(nodes=nodes, cpus_per_node=1) as cluster:
                 ray_settings = settings.model_copy(update={"index_dir": work / f"ray{nodes}"})
-                ingest = ingest_ray(docs, ray_settings.index_dir, ray_settings, actors=nodes)
+                ingest = ingest_ray(files, ray_settings.index_dir, ray_settings, actors=nodes)
                 load = answers_ray(cluster, ray_settings, nodes, questions, args.clients, args.duration)
                 rows.append({"setup": f"Ray, {nodes} node{'s' * (nodes > 1)}", **_row(ingest, load),
                              "node_mb": load["node_mb"]})
