@@ -19,7 +19,7 @@ from sklearn.model_selection import GroupKFold
 from eval.metrics import answers_equal, answers_match
 from eval.reader_data import Example
 from service.reader.features import FEATURES, featurize
-from service.reader.ranker import CALIBRATION_FEATURES, standing
+from service.reader.ranker import CALIBRATION_FEATURES, answer_groups, standing
 from service.reader.spans import KINDS
 from service.reader.types import lexical_features
 
@@ -223,7 +223,7 @@ def choose(cands: Candidates, logits: np.ndarray, examples: Sequence[Example]) -
         z = logits[rows]
         top = int(np.argmax(z))
         texts = [cands.texts[r] for r in rows]
-        st = standing(z, texts, top, cands.x[rows], len(ex.sentences))
+        st = standing(z, answer_groups(texts), top, cands.x[rows], len(ex.sentences))
         out.append(Choice(i, int(rows[top]), texts[top], st))
     return out
 

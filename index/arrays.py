@@ -49,7 +49,9 @@ def load(index_dir: Path, documents: dict[str, Document], hashes: dict[str, str]
     if meta.get("format") != FORMAT or meta.get("key") != key(generation, hashes):
         return None
     try:
-        arrays = {n: np.load(where / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}
+        # Plain ndarray views of the maps, the same pages: np.memmap wraps every indexing in
+        # Python code, which made most of the reader's per-token work (spans.py) on the seed.
+        arrays = {n: np.asarray(np.load(where / f"{n}.npy", mmap_mode="r")) for n in _ARRAYS}
         doc_ids = meta["doc_ids"]
         chunk_doc = [doc_ids[i] for i in np.load(where / "chunk_doc.npy").tolist()]
         sent_doc = [doc_ids[i] for i in np.load(where / "sent_doc.npy").tolist()]

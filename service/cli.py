@@ -17,7 +17,7 @@ import typer
 
 from index.errors import SourcedError
 from service.cli_base import IndexDir, edge, load_settings
-from service.config import Settings
+from service.config import Settings, available_cores
 from service.questions import check_question
 
 if TYPE_CHECKING:
@@ -285,13 +285,6 @@ def search(
         typer.echo(f"   \"{_snippet(p.text)}\"")
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _start(engine):
     """Load the index (building it from corpus/ if there is none) and say so on stderr when
     an interrupted `sourced index` left it incomplete."""
@@ -378,7 +371,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     settings = load_settings(index_dir, ray_address=ray)
-    workers = workers or _cores()
+    workers = workers or available_cores()
     engine = _engine(settings)
     typer.echo(f"loading the index at {settings.index_dir} (built from {settings.corpus_dir} if missing)...")
     _start(engine)  # here, so errors are one line, not a traceback
@@ -401,6 +394,8 @@ def serve(
         return
     engine.close()  # the index exists and its arrays are on disk: each worker maps them
     os.environ["SOURCED_INDEX_DIR"] = str(settings.index_dir.resolve())
+    if settings.reader_threads is None:  # each worker its share of the cores
+        os.environ["SOURCED_READER_THREADS"] = str(max(1, available_cores() // workers))
     os.environ[SUPERVISOR_PID] = str(os.getpid())  # workers exit when this process dies
     uvicorn.run("service.api.app:app_from_environment", factory=True, workers=workers, host=host,
                 port=port, log_level="warning")

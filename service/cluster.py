@@ -106,6 +106,8 @@ def application(settings: Settings, shards: ShardSet, replicas: int = 1,
     actor = {"num_cpus": cpus_per_replica}
     parts = [ShardServer.options(name=f"shard-{i}", num_replicas=replicas, ray_actor_options=actor)
              .bind(str(d.resolve()), stats_file) for i, d in enumerate(shards.dirs)]
+    if settings.reader_threads is None:  # a front replica reads on the CPUs it reserved
+        settings = settings.model_copy(update={"reader_threads": max(1, int(cpus_per_replica))})
     return (Front.options(num_replicas=replicas, ray_actor_options=actor)
             .bind(settings, stats_file, *parts))
 

@@ -5,6 +5,7 @@ Built by the app factory and the CLI, never at import, so tests pass ``Settings(
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +19,14 @@ if TYPE_CHECKING:  # index.chunking imports spaCy, and spaCy torch: seconds a ba
     from index.chunking import ChunkSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def default_corpus_dir() -> Path:
@@ -54,6 +63,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=192, ge=8, le=2048)
     chunk_overlap: int = Field(default=48, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
+    reader_threads: int | None = Field(
+        default=None, ge=1, le=256, description="Threads the reader's span model uses for one "
+        "question. Default: every core this process may use; `sourced serve --workers N` gives "
+        "each worker cores/N, so busy workers do not fight over the cores.")
     batch_docs: int = Field(default=32, ge=1, le=10_000, description="Documents per committed "
                             "batch when indexing: a killed run loses at most one batch.")
     ray_address: str | None = Field(default=None, description="A Ray cluster to index on "

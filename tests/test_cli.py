@@ -179,3 +179,21 @@ def test_a_bad_question_is_refused_before_the_model_loads(env, args, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert "loaded: []" in result.stderr
+
+
+@pytest.mark.parametrize(("workers", "threads"), [(1, None), (2, "1")])
+def test_serve_gives_each_worker_its_share_of_the_cores(env, monkeypatch, workers, threads):
+    import uvicorn
+
+    from service import cli
+
+    started = {}
+    monkeypatch.setattr(cli, "available_cores", lambda: 2)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.update(
+        workers=k.get("workers", 1), threads=os.environ.get("SOURCED_READER_THREADS")))
+    for name in ("SOURCED_READER_THREADS", "SOURCED_SERVE_SUPERVISOR_PID"):  # serve sets them
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["serve", "--workers", str(workers)])
+    assert result.exit_code == 0, result.output
+    # One process reads with both cores; two workers one each, not two threads fighting per core.
+    assert started == {"workers": workers, "threads": threads}

@@ -55,3 +55,27 @@ def test_the_span_model_prefers_the_answer_to_no_answer():
         "The talks resumed on Sunday in Baghdad.",
     ])
     assert scores[0].span(15, 20) > 0 > scores[1].span(0, 9)  # "2,500" vs "The talks"
+
+
+def test_more_threads_change_the_span_models_speed_not_its_scores():
+    from service.config import Settings
+    from service.reader import make_reader
+
+    question = "How many US troops are in Iraq?"
+    sentences = _seed_sentences()
+    one, four = (SpanModel.load(threads=n).score(question, sentences) for n in (1, 4))
+    for a, b in zip(one, four, strict=True):
+        assert np.array_equal(a.start, b.start) and np.array_equal(a.end, b.end)
+        assert a.none == b.none
+    assert make_reader(Settings(reader_threads=3)).span.threads == 3
+    assert make_reader(Settings()).span.threads >= 1  # default: this process's cores
+
+
+def _seed_sentences() -> list[str]:
+    """Sentences of the seed article, of every length it has."""
+    from index.loaders import load_paths
+    from index.sentences import sentence_spans
+    from tests.conftest import CORPUS
+
+    text = load_paths([CORPUS]).documents[0].text
+    return [text[a:b] for a, b in sentence_spans(text)][:12]

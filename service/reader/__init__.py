@@ -21,9 +21,10 @@ def make_reader(settings: Settings, embedder: Embedder | None = None) -> Reader:
         from service.reader.fake import FakeReader
 
         return FakeReader()
+    from service.config import available_cores
     from service.reader.extractive import ExtractiveReader
 
-    extractive = ExtractiveReader.load()
+    extractive = ExtractiveReader.load(threads=settings.reader_threads or available_cores())
     extractive.warm_up()
     if settings.reader == "llm":
         from service.reader.llm import LLMReader

@@ -17,7 +17,7 @@ from service.conflicts import value_tokens
 from service.reader.base import Found, Reading, answer_type
 from service.reader.evidence import Question, Sentence
 from service.reader.features import featurize
-from service.reader.ranker import Calibrator, Ranker, standing
+from service.reader.ranker import Calibrator, Ranker, answer_groups, standing
 from service.reader.span_model import SpanModel
 from service.reader.spans import KINDS
 from service.reader.types import TypeModel
@@ -43,8 +43,10 @@ class ExtractiveReader:
         self.span_sentences = int(ranker.meta.get("span_sentences", 0)) if span is not None else 0
 
     @classmethod
-    def load(cls) -> ExtractiveReader:
-        return cls(TypeModel.load(), SpanModel.load(), Ranker.load(), Calibrator.load())
+    def load(cls, threads: int = 1) -> ExtractiveReader:
+        """The shipped models; ``threads``: the span model's, for one question."""
+        return cls(TypeModel.load(), SpanModel.load(threads=threads), Ranker.load(),
+                   Calibrator.load())
 
     def warm_up(self) -> None:
         if self.span is not None:
@@ -64,9 +66,10 @@ class ExtractiveReader:
                            if expected != "other" else "No answer found in the closest sentences.")
         logits = self.ranker.logits(x)
         texts = [sentences[si].text[span.start : span.end] for si, span in which]
+        groups = answer_groups(texts)
         order = np.argsort(-logits, kind="stable")
         top = int(order[0])
-        confidence = self.calibrator.confidence(standing(logits, texts, top, x, len(sentences)))
+        confidence = self.calibrator.confidence(standing(logits, groups, top, x, len(sentences)))
         found: list[Found] = []
         seen: set[tuple[str, ...]] = set()
         for r in order:
@@ -76,7 +79,7 @@ class ExtractiveReader:
             seen.add(key)
             si, span = which[r]
             conf = confidence if r == top else (
-                self.calibrator.confidence(standing(logits, texts, int(r), x, len(sentences)))
+                self.calibrator.confidence(standing(logits, groups, int(r), x, len(sentences)))
                 if len(found) < RIVALS else 0.0)
             found.append(Found(si, span.start, span.end, texts[r], KINDS[span.kind],
                                float(logits[r]), conf))

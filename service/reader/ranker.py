@@ -9,6 +9,8 @@ it is right, fitted on held-out folds so that "0.8" is right about 80% of the ti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from service.reader.features import FEATURES
@@ -19,6 +21,7 @@ CALIBRATOR = "calibrator"
 # What the calibrator reads about the best candidate of a question.
 CALIBRATION_FEATURES = ("logit", "margin", "share", "cov", "dense", "type_p", "n_sentences",
                         "q_absent", "span")
+_AT = {name: i for i, name in enumerate(FEATURES)}
 
 
 class Linear:
@@ -65,23 +68,27 @@ class Calibrator(Linear):
         return float(1.0 / (1.0 + np.exp(-self.logits(x[None, :])[0])))
 
 
-def standing(logits: np.ndarray, texts: list[str], top: int, features: np.ndarray,
+def answer_groups(texts: Sequence[str]) -> np.ndarray:
+    """One id per distinct answer among candidate texts (case and spacing aside): spans of the
+    same words in other places are the same answer, which ``standing`` needs."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(_norm(t), len(ids)) for t in texts], dtype=np.int64)
+
+
+def standing(logits: np.ndarray, groups: np.ndarray, top: int, features: np.ndarray,
              n_sentences: int) -> np.ndarray:
-    """The calibrator's inputs for candidate ``top``: see ``CALIBRATION_FEATURES``.
+    """The calibrator's inputs for candidate ``top``: see ``CALIBRATION_FEATURES``. ``groups``:
+    ``answer_groups`` of the candidates' texts.
 
     ``margin`` is the lead over the best candidate that gives a different answer (a span of
     the same words elsewhere is the same answer, not a rival)."""
-    from service.reader.features import FEATURES as F
-
-    idx = {n: i for i, n in enumerate(F)}
-    key = _norm(texts[top])
-    others = [z for z, t in zip(logits, texts, strict=True) if _norm(t) != key]
-    margin = float(logits[top] - max(others)) if others else 10.0
+    same = groups == groups[top]
+    margin = float(logits[top] - logits[~same].max()) if not same.all() else 10.0
     e = np.exp(logits - logits.max())
-    share = float(e[[i for i, t in enumerate(texts) if _norm(t) == key]].sum() / e.sum())
+    share = float(e[same].sum() / e.sum())
     row = features[top]
-    return np.array([logits[top], min(margin, 10.0), share, row[idx["cov"]], row[idx["dense"]],
-                     row[idx["type_p"]], n_sentences, row[idx["q_absent"]], row[idx["span"]]],
+    return np.array([logits[top], min(margin, 10.0), share, row[_AT["cov"]], row[_AT["dense"]],
+                     row[_AT["type_p"]], n_sentences, row[_AT["q_absent"]], row[_AT["span"]]],
                     dtype=np.float64)
 
 

@@ -78,22 +78,23 @@ class SpanModel:
         scores[0].span(15, 20)
     """
 
-    def __init__(self, model_path: Path, tokenizer_path: str, meta: dict) -> None:
+    def __init__(self, model_path: Path, tokenizer_path: str, meta: dict, threads: int = 1) -> None:
         self.meta = meta
+        self.threads = threads  # for one question: changes its speed, never its scores
         self._paths = (model_path, tokenizer_path)
         self._session = None
         self._tokenizer = None
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, directory: Path = MODELS_DIR) -> SpanModel:
+    def load(cls, directory: Path = MODELS_DIR, threads: int = 1) -> SpanModel:
         from index.onnx_embedder import default_paths
 
         meta_path, model_path = directory / f"{NAME}.json", directory / f"{NAME}.onnx"
         if not meta_path.is_file() or not model_path.is_file():
             raise ModelLoadError(f"The span model is missing from {directory}: python -m eval.train_span_reader")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return cls(model_path, default_paths()[1], meta)
+        return cls(model_path, default_paths()[1], meta, threads)
 
     def warm_up(self) -> None:
         if self._session is not None:
@@ -111,7 +112,7 @@ class SpanModel:
                     f"{model_path} does not match its description (sha256 {digest[:12]}...): "
                     "python -m eval.train_span_reader")
             options = ort.SessionOptions()
-            options.intra_op_num_threads = 1  # one question per core, as the embedder
+            options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             tokenizer = Tokenizer.from_file(tok_path)
