@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtqa-index", type=Path, default=Path(".sourced.realtimeqa"))
     parser.add_argument("--no-rtqa", action="store_true", help="Seed questions only (no RealTime QA index).")
     parser.add_argument("--squad-dev", type=int, default=3000, help="SQuAD dev questions for the ranker.")
+    parser.add_argument("--span-sentences", type=int, default=SPAN_SENTENCES, choices=range(0, 11),
+                        metavar="N", help="Evidence sentences the span model reads per question "
+                        f"(0: none; default {SPAN_SENTENCES}); each costs ~5 ms a question.")
     args = parser.parse_args(argv)
 
     from index.onnx_embedder import OnnxEmbedder
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. ranker
     span = SpanModel.load()
-    n_span = 1 if args.quick else SPAN_SENTENCES
+    n_span = min(1, args.span_sentences) if args.quick else args.span_sentences
     cands = fit.candidate_matrix(rank_train, type_probs, span_scores(span, rank_train, n_span))
     news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
     logits = _news_out_of_fold(cands, rank_train, news_rows, args)
