@@ -5,10 +5,12 @@ pool of Ray Data actors, committed here.
 file's bytes, or each JSONL line) with ``read_piece``, the function a local run calls; the
 driver merges the documents and problems back in input order, so duplicate ids, skipped files
 and their order come out exactly as locally. The driver reads the bytes, so the workers need no
-access to the files. Each processing actor builds one ``Processor`` (index/pipeline.py, the very code a local run uses), so it
-loads the embedding model and spaCy once, then processes batch after batch. The processed
-documents stream back to the driver in input order, where ``Indexer.run`` commits them through
-the index's single writer, ``batch_docs`` per transaction, exactly as a local build commits: a
+access to the files.
+
+Each processing actor builds one ``Processor`` (index/pipeline.py, the very code a local run
+uses), so it loads the embedding model and spaCy once, then processes batch after batch. The
+processed documents stream back to the driver in input order, where ``Indexer.run`` commits them
+through the index's single writer, ``batch_docs`` per transaction, exactly as a local build commits: a
 killed driver or worker loses no committed document, and running the command again skips what
 was committed and finishes (a killed actor is restarted by Ray and its batch retried).
 

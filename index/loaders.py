@@ -189,14 +189,10 @@ def load_paths(
     for path in paths:
         if not path.exists():
             raise DocumentFormatError(f"{path}: no such file or directory")
-    collector = _Collector(undated_ok)
-    found = _found(paths)
     if read is None:
-        for item in found:
-            collector.take(item if isinstance(item, LoadProblem)
-                           else read_piece(item, field_map, undated_ok))
-        return collector.result
-    found = list(found)
+        return _read_here(_found(paths), field_map, undated_ok)
+    collector = _Collector(undated_ok)
+    found = list(_found(paths))
     results = iter(read([p for p in found if isinstance(p, Piece)], field_map, undated_ok))
     for item in found:  # the walk's problems stay where they were found among the pieces
         collector.take(item if isinstance(item, LoadProblem) else next(results))
@@ -213,8 +209,15 @@ def load_file(
         what = "is a directory, use load_paths" if path.is_dir() else "no such file"
         raise DocumentFormatError(f"{path}: {what}")
     _check_suffix(path)
+    return _read_here(_pieces(path, path.parent if root is None else Path(root)), field_map,
+                      undated_ok)
+
+
+def _read_here(found: Iterable[Piece | LoadProblem], field_map: FieldMap,
+               undated_ok: bool) -> LoadResult:
+    """Each piece read in this process as it is found, the problems kept in their place."""
     collector = _Collector(undated_ok)
-    for item in _pieces(path, path.parent if root is None else Path(root)):
+    for item in found:
         collector.take(item if isinstance(item, LoadProblem)
                        else read_piece(item, field_map, undated_ok))
     return collector.result
