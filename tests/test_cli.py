@@ -191,8 +191,10 @@ def test_serve_gives_each_worker_its_share_of_the_cores(env, monkeypatch, worker
     monkeypatch.setattr(cli, "available_cores", lambda: 2)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.update(
         workers=k.get("workers", 1), threads=os.environ.get("SOURCED_READER_THREADS")))
-    for name in ("SOURCED_READER_THREADS", "SOURCED_SERVE_SUPERVISOR_PID"):  # serve sets them
-        monkeypatch.delenv(name, raising=False)
+    for name in ("SOURCED_READER_THREADS", "SOURCED_SERVE_SUPERVISOR_PID"):
+        # serve sets them; set first so that monkeypatch removes them again after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     result = runner.invoke(app, ["serve", "--workers", str(workers)])
     assert result.exit_code == 0, result.output
     # One process reads with both cores; two workers one each, not two threads fighting per core.
