@@ -175,7 +175,9 @@ def span_scores(model, examples: Sequence[Example], sentences: int, cache: TextC
         out = [found[k] for k in missing]
         return out
 
-    cache = cache or TextCache(f"span-{model.meta['sha256'][:12]}", compute)
+    # The int8 model's scores move with the other sentences in its batch, so scores read
+    # together with a different number of sentences are a different cache.
+    cache = cache or TextCache(f"span-{model.meta['sha256'][:12]}-{sentences}", compute)
     cache.compute = compute
     scores = iter(cache.get(keys))
     cache.save()

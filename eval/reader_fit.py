@@ -191,6 +191,91 @@ def fit_listwise(x: np.ndarray, y: np.ndarray, owner: np.ndarray, l2: float) -> 
     return LinearFit(mean, scale, res.x, 0.0)
 
 
+@dataclass
+class TreeFit:
+    """Boosted trees in the layout ``service.reader.ranker.Trees`` evaluates."""
+
+    feature: np.ndarray  # (nodes,) per internal node, trees one after another
+    threshold: np.ndarray
+    tree: np.ndarray
+    mask: np.ndarray  # uint32: the leaves of the node's tree still possible when its test fails
+    values: np.ndarray  # (trees, 32) leaf values, leaves in left-to-right order
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        from service.reader.ranker import tree_logits
+
+        starts = np.flatnonzero(np.r_[True, self.tree[1:] != self.tree[:-1]]) if len(self.tree) else self.tree
+        return tree_logits(self.feature, self.threshold, self.mask, self.values, starts,
+                           self.tree[starts] if len(self.tree) else self.tree, x)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"feature": self.feature, "threshold": self.threshold, "tree": self.tree,
+                "mask": self.mask, "values": self.values}
+
+
+# LambdaRank's settings. Chosen by the cross-validated figures of a small grid (objective
+# lambdarank / rank_xendcg / binary; 15 leaves x 300 rounds / 31 x 500: eval/README.md), not by
+# held-out questions.
+TREE_PARAMS = {"objective": "lambdarank", "lambdarank_truncation_level": 10, "learning_rate": 0.05,
+               "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.8,
+               "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
+               "seed": 0, "deterministic": True, "force_row_wise": True}
+TREE_ROUNDS = 300
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, owner: np.ndarray, rounds: int = TREE_ROUNDS,
+              threads: int = 0) -> TreeFit:
+    """LambdaRank trees (LightGBM) that order each question's candidates, right ones first.
+    As in ``fit_listwise``, questions without a right candidate and "neither" candidates are
+    left out."""
+    import lightgbm
+
+    keep = y >= 0
+    has_right = np.zeros(owner.max() + 1 if len(owner) else 0, bool)
+    has_right[owner[y == 1]] = True
+    keep &= has_right[owner]
+    x, y, owner = x[keep], y[keep], owner[keep]
+    order = np.argsort(owner, kind="stable")
+    x, y, owner = x[order], y[order], owner[order]
+    _, sizes = np.unique(owner, return_counts=True)
+    data = lightgbm.Dataset(x, y, group=sizes)
+    booster = lightgbm.train({**TREE_PARAMS, "num_threads": threads}, data, num_boost_round=rounds)
+    return flatten_trees(booster)
+
+
+def flatten_trees(booster) -> TreeFit:
+    """A LightGBM booster's trees as ``TreeFit`` arrays (numerical splits only, <= 32 leaves)."""
+    nodes: dict[str, list] = {"feature": [], "threshold": [], "tree": [], "mask": []}
+    trees = booster.dump_model()["tree_info"]
+    values = np.zeros((len(trees), 32))
+    for t, info in enumerate(trees):
+        leaves: list[float] = []
+        _walk(info["tree_structure"], t, nodes, leaves)
+        if len(leaves) > 32:
+            raise ValueError("a tree with more than 32 leaves")
+        values[t, : len(leaves)] = leaves
+    return TreeFit(np.array(nodes["feature"], np.int32), np.array(nodes["threshold"], np.float64),
+                   np.array(nodes["tree"], np.int32), np.array(nodes["mask"], np.uint32), values)
+
+
+def _walk(node: dict, tree: int, nodes: dict[str, list], leaves: list[float]) -> tuple[int, int]:
+    """Append ``node``'s subtree (internal nodes to ``nodes``, leaves in left-to-right order to
+    ``leaves``); return its (first, last) leaf."""
+    if "leaf_value" in node:
+        leaves.append(node["leaf_value"])
+        return len(leaves) - 1, len(leaves) - 1
+    if node["decision_type"] != "<=":
+        raise ValueError(f"unsupported split {node['decision_type']!r}")
+    at = len(nodes["feature"])
+    for key, value in (("feature", node["split_feature"]), ("threshold", node["threshold"]),
+                       ("tree", tree), ("mask", 0)):
+        nodes[key].append(value)
+    first, last_left = _walk(node["left_child"], tree, nodes, leaves)
+    _, last = _walk(node["right_child"], tree, nodes, leaves)
+    nodes["mask"][at] = 0xFFFFFFFF & ~sum(1 << k for k in range(first, last_left + 1))
+    return first, last
+
+
 def out_of_fold_logits(cands: Candidates, examples: Sequence[Example], l2: float,
                        folds: int = 5) -> np.ndarray:
     """Each candidate's ranker score from a ranker that did not see its article."""
@@ -298,5 +383,5 @@ def summary(choices: Sequence[Choice], examples: Sequence[Example], confidence: 
 
 
 __all__ = ["CALIBRATION_FEATURES", "label", "fit_types", "out_of_fold_types", "candidate_matrix",
-           "fit_linear", "out_of_fold_logits", "choose", "out_of_fold_confidence",
+           "fit_linear", "fit_listwise", "fit_trees", "flatten_trees", "TreeFit", "out_of_fold_logits", "choose", "out_of_fold_confidence",
            "fit_calibrator", "fit_threshold", "summary"]

@@ -1,14 +1,15 @@
 """Fit the extractive reader's models from data and ship them with their figures.
 
-    python -m eval.train_reader                 # ~30 minutes on 2 cores (the indexes exist)
+    python -m eval.train_reader                 # ~5 minutes on 2 cores once the indexes and caches exist
     python -m eval.train_reader --quick --out /tmp/models   # a few steps on a tiny sample
 
 Fits, in order (each on data the next one's figures never saw):
 1. the answer-type model on SQuAD subset training questions and our written training questions
    (their gold answers typed by the candidate kind that equals them);
-2. the candidate ranker (a conditional logit over each question's candidates) on SQuAD subset dev
-   questions (which the span model never saw) and the news training questions, with the shipped
-   span model's scores (``python -m eval.train_span_reader`` first);
+2. the candidate ranker (LambdaRank trees over each question's candidates; ``--ranker linear``:
+   a conditional logit) on SQuAD subset dev questions (which the span model never saw) and the
+   news training questions, with the shipped span model's scores (``python -m
+   eval.train_span_reader`` first);
 3. the confidence calibrator on the news training questions' out-of-fold choices.
 
 News questions are asked through the service's own retrieval over real indexes: the seed
@@ -41,7 +42,7 @@ from service.reader.ranker import CALIBRATION_FEATURES
 from service.reader.spans import KINDS
 
 TYPE_C = 1.0  # inverse L2 strength of the type model (chosen by CV: 0.1 / 1 / 10 within 1 point)
-RANKER_L2 = 1e-4  # per-question ridge of the ranker (1e-5 .. 1e-3 gave the same choices)
+RANKER_L2 = 1e-4  # per-question ridge of the linear ranker (1e-5 .. 1e-3 gave the same choices)
 CALIBRATOR_C = 1.0
 SPAN_SENTENCES = 6  # sentences the span model reads per question (see the report's timing note)
 FOLDS = 5
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtqa-index", type=Path, default=Path(".sourced.realtimeqa"))
     parser.add_argument("--no-rtqa", action="store_true", help="Seed questions only (no RealTime QA index).")
     parser.add_argument("--squad-dev", type=int, default=3000, help="SQuAD dev questions for the ranker.")
+    parser.add_argument("--ranker", choices=("trees", "linear"), default="trees",
+                        help="LambdaRank trees (default) or a conditional logit.")
     parser.add_argument("--span-sentences", type=int, default=SPAN_SENTENCES, choices=range(0, 11),
                         metavar="N", help="Evidence sentences the span model reads per question "
                         f"(0: none; default {SPAN_SENTENCES}); each costs ~5 ms a question.")
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     cands = fit.candidate_matrix(rank_train, type_probs, span_scores(span, rank_train, n_span))
     news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
     logits = _news_out_of_fold(cands, rank_train, news_rows, args)
-    ranker = fit.fit_listwise(cands.x, cands.y, cands.example, RANKER_L2)
+    ranker = _fit_ranker(cands, None, args)
 
     # 3. calibrator, on the news questions' out-of-fold choices
     choices = fit.choose(cands, logits, rank_train)
@@ -194,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": _by_origin_and_style(held_choices, held, held_conf, threshold),
         "examples": {"types": len(type_train), "ranker": len(rank_train), "held_out": len(held)},
         "span_sentences": n_span,
+        "ranker": args.ranker,
         "seconds": round(time.time() - t0),
     }
     _save(args, types, ranker, calibrator, report, n_span, threshold)
@@ -227,13 +231,20 @@ def _news_out_of_fold(cands: fit.Candidates, examples: list[Example], news: list
         return z
     folds = min(2 if args.quick else FOLDS, len({examples[i].group for i in news}))
     if folds < 2:
-        return fit.fit_listwise(cands.x, cands.y, cands.example, RANKER_L2).logits(cands.x)
+        return _fit_ranker(cands, None, args).logits(cands.x)
     groups = [examples[i].group for i in news]
     for _, test in GroupKFold(folds).split(news, groups=groups):
         out = np.isin(cands.example, [news[j] for j in test])
-        ranker = fit.fit_listwise(cands.x[~out], cands.y[~out], cands.example[~out], RANKER_L2)
-        z[out] = ranker.logits(cands.x[out])
+        z[out] = _fit_ranker(cands, ~out, args).logits(cands.x[out])
     return z
+
+
+def _fit_ranker(cands: fit.Candidates, rows: np.ndarray | None, args) -> fit.TreeFit | fit.LinearFit:
+    x, y, owner = (cands.x, cands.y, cands.example) if rows is None else \
+        (cands.x[rows], cands.y[rows], cands.example[rows])
+    if args.ranker == "linear":
+        return fit.fit_listwise(x, y, owner, RANKER_L2)
+    return fit.fit_trees(x, y, owner, rounds=20 if args.quick else fit.TREE_ROUNDS)
 
 
 def _accuracy(pairs) -> float | None:
@@ -255,7 +266,7 @@ def _by_origin_and_style(choices, examples, conf, threshold: float) -> dict:
     return out
 
 
-def _save(args, types: fit.TypeFit, ranker: fit.LinearFit, calibrator: fit.LinearFit, report: dict,
+def _save(args, types: fit.TypeFit, ranker: fit.TreeFit | fit.LinearFit, calibrator: fit.LinearFit, report: dict,
           n_span: int, threshold: float) -> None:
     trained_on = {
         "answer_types": "squad_subset train + written training questions (eval/written)",
@@ -267,7 +278,7 @@ def _save(args, types: fit.TypeFit, ranker: fit.LinearFit, calibrator: fit.Linea
     models.save("answer_types", {"dense": types.dense, "sparse": types.sparse, "bias": types.bias},
                 {**common, "kinds": list(KINDS), "vocabulary": types.vocabulary,
                  "trained_on": trained_on["answer_types"]}, args.out)
-    models.save("ranker", ranker.arrays(), {**common, "features": list(FEATURES),
+    models.save("ranker", ranker.arrays(), {**common, "features": list(FEATURES), "model": args.ranker,
                                             "span_sentences": n_span, "trained_on": trained_on["ranker"]},
                 args.out)
     models.save("calibrator", calibrator.arrays(), {**common, "features": list(CALIBRATION_FEATURES),

@@ -59,7 +59,8 @@ def test_british_troops_abstain(engine):
 @pytest.mark.parametrize(
     "question,expected",
     [
-        ("Who is the military spokesman for Iraq's prime minister?", "Yehia Rasool"),
+        # The title is part of the name as the article gives it; both are right (seed_dev.jsonl).
+        ("Who is the military spokesman for Iraq's prime minister?", ("Yehia Rasool", "General Yehia Rasool")),
         ("When did the first round of talks open?", "January 27"),
         pytest.param("How many troops does Washington have in Syria?", "some 900", marks=pytest.mark.xfail(
             strict=True, reason="the learned reader gives '2,500', the figure for Iraq in the same sentence")),
@@ -69,4 +70,5 @@ def test_british_troops_abstain(engine):
     ],
 )
 def test_more_seed_questions(engine, question, expected):
-    assert engine.ask(question).answer == expected
+    got = engine.ask(question).answer
+    assert got in expected if isinstance(expected, tuple) else got == expected

@@ -38,7 +38,8 @@ def test_a_tampered_model_file_is_refused(tmp_path):
         shutil.copy(models.MODELS_DIR / f"ranker.{suffix}", tmp_path / f"ranker.{suffix}")
     with np.load(tmp_path / "ranker.npz") as data:
         arrays = {k: data[k] for k in data.files}
-    arrays["coef"] = arrays["coef"] * 2  # a weight changed after training
+    weights = "values" if "values" in arrays else "coef"  # trees' leaves, or a linear model's
+    arrays[weights] = arrays[weights] * 2  # weights changed after training
     np.savez(tmp_path / "ranker.npz", **arrays)
     with pytest.raises(ModelLoadError, match="does not match its description"):
         models.load("ranker", tmp_path)

@@ -1,0 +1,57 @@
+"""The ranker's trees: what LightGBM fits at training time, numpy scores at serving time, to the
+same numbers (serving never imports LightGBM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval.reader_fit import fit_trees, flatten_trees
+from service.reader import models
+from service.reader.features import FEATURES
+from service.reader.ranker import Ranker
+
+lightgbm = pytest.importorskip("lightgbm")
+
+
+def _data(n: int = 4000, f: int = 12, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, f)).astype(np.float32)
+    x[:, 3] = rng.integers(0, 2, n)  # a flag, as many features are
+    x[:, 4] = np.round(x[:, 4])  # ties at the thresholds
+    # an interaction a linear model cannot express
+    y = ((x[:, 0] + x[:, 3] * x[:, 1] - 0.5 * x[:, 4]) > 0.4).astype(int)
+    return x, y
+
+
+def test_flattened_trees_score_as_lightgbm_does():
+    x, y = _data()
+    booster = lightgbm.train({"objective": "binary", "num_leaves": 31, "min_data_in_leaf": 5,
+                              "verbose": -1, "seed": 0}, lightgbm.Dataset(x, y), num_boost_round=60)
+    trees = flatten_trees(booster)
+    test, _ = _data(500, seed=1)
+    np.testing.assert_allclose(trees.logits(test), booster.predict(test, raw_score=True), atol=1e-9)
+
+
+def test_ranker_trees_put_each_questions_right_candidate_first():
+    x, y = _data()
+    owner = np.repeat(np.arange(len(x) // 20), 20)  # 200 questions of 20 candidates
+    fit = fit_trees(x, y, owner, rounds=40, threads=1)
+    z = fit.logits(x)
+    firsts = [y[owner == q][np.argmax(z[owner == q])] for q in np.unique(owner) if y[owner == q].any()]
+    assert np.mean(firsts) > 0.9
+
+
+def test_a_trees_ranker_file_loads_and_scores_like_its_fit(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2000, len(FEATURES))).astype(np.float32)
+    y = (x[:, 0] > 0.5).astype(int)
+    owner = np.repeat(np.arange(100), 20)
+    fit = fit_trees(x, y, owner, rounds=20, threads=1)
+    models.save("ranker", fit.arrays(), {"features": list(FEATURES), "model": "trees"}, tmp_path)
+    try:
+        ranker = Ranker(models.load("ranker", tmp_path))
+    finally:
+        models.load.cache_clear()
+    np.testing.assert_array_equal(ranker.logits(x[:50]), fit.logits(x[:50]))
+    assert ranker.logits(x[:0]).shape == (0,)
