@@ -23,11 +23,13 @@ def test_bench_in_process_reports_every_figure(tmp_path, seed_doc):
     assert result["queries"] == 4 and 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
     assert result["vectors"]["used"] == "flat" and result["vectors"]["rows"] > 0
     assert set(result["write"]) == {"add_one_doc_ms", "remove_one_doc_ms"} and result["rss_peak_mb"] > 0
+    assert 0 < result["rss_serving_anon_mb"] < result["rss_serving_mb"] <= result["rss_peak_mb"]
     corpus = corpus_size(index_dir)
     assert corpus["documents"] == 2 and corpus["index_bytes"] > 0
     report = {"corpus": corpus, "indexing": None, "in_process": result, "http": None}
     table = format_report(json.loads(json.dumps(report)))
     assert "2 documents" in table and "ask in-process (4 queries)" in table
+    assert "RSS serving, after the answers" in table
 
 
 def test_questions_of_either_format(tmp_path):

@@ -49,7 +49,7 @@ def test_us_troops_answer_and_citation(engine):
     assert answer.confidence >= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader answers '2,500' (confidence 0.75): the "
+@pytest.mark.xfail(strict=True, reason="the learned reader answers '2,500': the "
                    "absent 'British' weighs on its confidence, not enough to decline")
 def test_british_troops_abstain(engine):
     answer = engine.ask("How many British troops are in Iraq?")
