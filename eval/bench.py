@@ -347,7 +347,9 @@ def format_report(report: dict) -> str:
         rows.append(("vectors: IVF recall on questions",
                      (f"@10 {v['ivf_question_recall_at_10']}, @50 {v['ivf_question_recall_at_50']} "
                       f"(calibrated @10 {v['ivf_calibrated_recall_at_10']})")))
-    rows.append(("RSS serving, after the answers", f"{q['rss_serving_mb']} MB (of it anonymous "
+    # This process's, so with --seed it also holds the indexing model that built the seed index;
+    # the cold-start row is a fresh process's.
+    rows.append(("RSS after the answers, this process", f"{q['rss_serving_mb']} MB (of it anonymous "
                  f"{q['rss_serving_anon_mb']} MB; the rest is mapped index and libraries)"))
     rows.append(("peak RSS, in-process (whole bench)", f"{q['rss_peak_mb']} MB"))
     if q.get("quality"):

@@ -29,7 +29,7 @@ def test_bench_in_process_reports_every_figure(tmp_path, seed_doc):
     report = {"corpus": corpus, "indexing": None, "in_process": result, "http": None}
     table = format_report(json.loads(json.dumps(report)))
     assert "2 documents" in table and "ask in-process (4 queries)" in table
-    assert "RSS serving, after the answers" in table
+    assert "RSS after the answers, this process" in table
 
 
 def test_questions_of_either_format(tmp_path):
