@@ -132,8 +132,8 @@ def bench_in_process(
             if answer.timings is not None:
                 retrieval.append(answer.timings.retrieval_ms)
                 extraction.append(answer.timings.extraction_ms)
-        # What serving holds once it has answered: before the vector benchmark below builds a
-        # second index and the bench's own imports and data count in the peak.
+        # What this process holds once it has answered, before the vector benchmark below builds
+        # a second index and the write test a second engine (both count in the peak).
         rss_serving = rss_kb(os.getpid(), "VmRSS")
         rss_anon = rss_kb(os.getpid(), "RssAnon")
         if profile is not None:
@@ -349,8 +349,10 @@ def format_report(report: dict) -> str:
                       f"(calibrated @10 {v['ivf_calibrated_recall_at_10']})")))
     # This process's, so with --seed it also holds the indexing model that built the seed index;
     # the cold-start row is a fresh process's.
-    rows.append(("RSS after the answers, this process", f"{q['rss_serving_mb']} MB (of it anonymous "
-                 f"{q['rss_serving_anon_mb']} MB; the rest is mapped index and libraries)"))
+    if q.get("rss_serving_mb") is not None:  # reports saved before 2026-12-06 lack it
+        rows.append(("RSS after the answers, this process",
+                     (f"{q['rss_serving_mb']} MB (of it anonymous {q['rss_serving_anon_mb']} MB; "
+                      "the rest is mapped index and libraries)")))
     rows.append(("peak RSS, in-process (whole bench)", f"{q['rss_peak_mb']} MB"))
     if q.get("quality"):
         g = q["quality"]

@@ -264,8 +264,11 @@ def _walk(node: dict, tree: int, nodes: dict[str, list], leaves: list[float]) ->
     if "leaf_value" in node:
         leaves.append(node["leaf_value"])
         return len(leaves) - 1, len(leaves) - 1
-    if node["decision_type"] != "<=":
-        raise ValueError(f"unsupported split {node['decision_type']!r}")
+    # numpy's evaluation sends every row by ``x <= threshold`` alone: a split that routes
+    # missing values (NaN, or zero as missing) its own way would score differently.
+    if node["decision_type"] != "<=" or node.get("missing_type", "None") != "None":
+        raise ValueError(f"unsupported split {node['decision_type']!r} "
+                         f"(missing values: {node.get('missing_type')!r})")
     at = len(nodes["feature"])
     for key, value in (("feature", node["split_feature"]), ("threshold", node["threshold"]),
                        ("tree", tree), ("mask", 0)):

@@ -268,12 +268,17 @@ def _by_origin_and_style(choices, examples, conf, threshold: float) -> dict:
     return out
 
 
+def _squad_dev_label(args) -> str:
+    if args.quick:
+        return "first 20"
+    return "all" if args.squad_dev is None else f"first {args.squad_dev}"
+
+
 def _save(args, types: fit.TypeFit, ranker: fit.TreeFit | fit.LinearFit, calibrator: fit.LinearFit, report: dict,
           n_span: int, threshold: float) -> None:
     trained_on = {
         "answer_types": "squad_subset train + written training questions (eval/written)",
-        "ranker": (f"squad_subset dev ({'all' if args.squad_dev is None else f'first {args.squad_dev}'}) "
-                   "+ written training questions, RealTime QA dev"),
+        "ranker": f"squad_subset dev ({_squad_dev_label(args)}) + written training questions, RealTime QA dev",
         "calibrator": "out-of-fold choices on the news training questions",
     }
     common = {"command": "python -m eval.train_reader " + " ".join(sys.argv[1:]),

@@ -24,13 +24,36 @@ def _data(n: int = 4000, f: int = 12, seed: int = 0):
     return x, y
 
 
-def test_flattened_trees_score_as_lightgbm_does():
+@pytest.mark.parametrize("objective", ["binary", "lambdarank"])
+def test_flattened_trees_score_as_lightgbm_does(objective):
     x, y = _data()
-    booster = lightgbm.train({"objective": "binary", "num_leaves": 31, "min_data_in_leaf": 5,
-                              "verbose": -1, "seed": 0}, lightgbm.Dataset(x, y), num_boost_round=60)
+    group = np.full(len(x) // 20, 20) if objective == "lambdarank" else None
+    booster = lightgbm.train({"objective": objective, "num_leaves": 31, "min_data_in_leaf": 5,
+                              "verbose": -1, "seed": 0}, lightgbm.Dataset(x, y, group=group),
+                             num_boost_round=60)
     trees = flatten_trees(booster)
     test, _ = _data(500, seed=1)
+    splits = trees.threshold[trees.feature == 0]
+    test[:50, 0] = splits[0] if len(splits) else 0.0  # rows at a split point (as float32)
     np.testing.assert_allclose(trees.logits(test), booster.predict(test, raw_score=True), atol=1e-9)
+
+
+def test_a_model_of_single_leaf_trees_scores_its_constant():
+    x, y = _data(200)
+    booster = lightgbm.train({"objective": "binary", "min_data_in_leaf": 1000, "verbose": -1},
+                             lightgbm.Dataset(x, y), num_boost_round=3)
+    trees = flatten_trees(booster)
+    assert len(trees.feature) == 0
+    np.testing.assert_allclose(trees.logits(x[:7]), booster.predict(x[:7], raw_score=True), atol=1e-12)
+
+
+def test_trees_that_route_missing_values_their_own_way_are_refused():
+    x, y = _data()
+    x[::7, 0] = np.nan  # LightGBM learns where NaN goes; numpy's ``x <= t`` cannot follow it
+    booster = lightgbm.train({"objective": "binary", "verbose": -1}, lightgbm.Dataset(x, y),
+                             num_boost_round=3)
+    with pytest.raises(ValueError, match="missing values"):
+        flatten_trees(booster)
 
 
 def test_ranker_trees_put_each_questions_right_candidate_first():
