@@ -154,6 +154,16 @@ def fit_linear(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = False) -
     return LinearFit(mean, scale, model.coef_[0], float(model.intercept_[0]))
 
 
+def _rankable(x: np.ndarray, y: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The candidates a ranker learns from: those of questions with a right candidate, less the
+    "neither" ones (label -1)."""
+    keep = y >= 0
+    has_right = np.zeros(owner.max() + 1 if len(owner) else 0, bool)
+    has_right[owner[y == 1]] = True
+    keep &= has_right[owner]
+    return x[keep], y[keep], owner[keep]
+
+
 def fit_listwise(x: np.ndarray, y: np.ndarray, owner: np.ndarray, l2: float) -> LinearFit:
     """A conditional logit: per question, a softmax over its candidates, fitted to put the
     probability on its right ones (the objective is the choice the reader makes, not each
@@ -161,11 +171,7 @@ def fit_listwise(x: np.ndarray, y: np.ndarray, owner: np.ndarray, l2: float) -> 
     out, as are the "neither" candidates (label -1). ``l2`` is the ridge penalty per question."""
     from scipy.optimize import minimize
 
-    keep = y >= 0
-    has_right = np.zeros(owner.max() + 1 if len(owner) else 0, bool)
-    has_right[owner[y == 1]] = True
-    keep &= has_right[owner]
-    x, y, owner = x[keep], y[keep], owner[keep]
+    x, y, owner = _rankable(x, y, owner)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -202,11 +208,10 @@ class TreeFit:
     values: np.ndarray  # (trees, 32) leaf values, leaves in left-to-right order
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        from service.reader.ranker import tree_logits
+        from service.reader.ranker import tree_logits, tree_starts
 
-        starts = np.flatnonzero(np.r_[True, self.tree[1:] != self.tree[:-1]]) if len(self.tree) else self.tree
-        return tree_logits(self.feature, self.threshold, self.mask, self.values, starts,
-                           self.tree[starts] if len(self.tree) else self.tree, x)
+        return tree_logits(self.feature, self.threshold, self.mask, self.values,
+                           *tree_starts(self.tree), x)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"feature": self.feature, "threshold": self.threshold, "tree": self.tree,
@@ -230,11 +235,7 @@ def fit_trees(x: np.ndarray, y: np.ndarray, owner: np.ndarray, rounds: int = TRE
     left out."""
     import lightgbm
 
-    keep = y >= 0
-    has_right = np.zeros(owner.max() + 1 if len(owner) else 0, bool)
-    has_right[owner[y == 1]] = True
-    keep &= has_right[owner]
-    x, y, owner = x[keep], y[keep], owner[keep]
+    x, y, owner = _rankable(x, y, owner)
     order = np.argsort(owner, kind="stable")
     x, y, owner = x[order], y[order], owner[order]
     _, sizes = np.unique(owner, return_counts=True)

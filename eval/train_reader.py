@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     cands = fit.candidate_matrix(rank_train, type_probs, span_scores(span, rank_train, n_span))
     news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
     logits = _news_out_of_fold(cands, rank_train, news_rows, args)
-    ranker = _fit_ranker(cands, None, args)
+    ranker = _fit_ranker(cands, slice(None), args)
 
     # 3. calibrator, on the news questions' out-of-fold choices
     choices = fit.choose(cands, logits, rank_train)
@@ -233,7 +233,7 @@ def _news_out_of_fold(cands: fit.Candidates, examples: list[Example], news: list
         return z
     folds = min(2 if args.quick else FOLDS, len({examples[i].group for i in news}))
     if folds < 2:
-        return _fit_ranker(cands, None, args).logits(cands.x)
+        return _fit_ranker(cands, slice(None), args).logits(cands.x)
     groups = [examples[i].group for i in news]
     for _, test in GroupKFold(folds).split(news, groups=groups):
         out = np.isin(cands.example, [news[j] for j in test])
@@ -241,9 +241,8 @@ def _news_out_of_fold(cands: fit.Candidates, examples: list[Example], news: list
     return z
 
 
-def _fit_ranker(cands: fit.Candidates, rows: np.ndarray | None, args) -> fit.TreeFit | fit.LinearFit:
-    x, y, owner = (cands.x, cands.y, cands.example) if rows is None else \
-        (cands.x[rows], cands.y[rows], cands.example[rows])
+def _fit_ranker(cands: fit.Candidates, rows: np.ndarray | slice, args) -> fit.TreeFit | fit.LinearFit:
+    x, y, owner = cands.x[rows], cands.y[rows], cands.example[rows]
     if args.ranker == "linear":
         return fit.fit_listwise(x, y, owner, RANKER_L2)
     return fit.fit_trees(x, y, owner, rounds=20 if args.quick else fit.TREE_ROUNDS)

@@ -63,13 +63,20 @@ class Trees:
         a = file.arrays
         self.feature, self.threshold = a["feature"], a["threshold"]
         self.mask, self.values = a["mask"], a["values"]
-        tree = a["tree"]
-        self.starts = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]]) if len(tree) else tree
-        self.tree_of_start = tree[self.starts] if len(tree) else tree
+        self.starts, self.tree_of_start = tree_starts(a["tree"])
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return tree_logits(self.feature, self.threshold, self.mask, self.values, self.starts,
                            self.tree_of_start, x)
+
+
+def tree_starts(tree: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each tree's run of internal nodes starts in ``tree`` (the node-to-tree array), and
+    which tree each run is (single-leaf trees have none)."""
+    if not len(tree):
+        return tree, tree
+    starts = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]])
+    return starts, tree[starts]
 
 
 def tree_logits(feature: np.ndarray, threshold: np.ndarray, mask: np.ndarray, values: np.ndarray,
