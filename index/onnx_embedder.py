@@ -23,6 +23,10 @@ MODEL_ID = "all-MiniLM-L6-v2"
 ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MAX_WORDPIECES = 256  # the model's window (sentence-transformers' max_seq_length)
 BATCH = 32
+# A batch holds at most this many word pieces (rows x padded width): 2 full-window chunks or 16
+# sentences. Large batches of long texts grow onnxruntime's arena by hundreds of MB (attention
+# is rows x 12 x width^2) and run no faster.
+BATCH_PIECES = 512
 QUERY_TEXTS = 8  # up to this many texts run on one thread: the service answers one question per core
 
 
@@ -129,18 +133,19 @@ class OnnxEmbedder:
     def _pooled(self, texts: list[str], spans: list[list[tuple[int, int]]] | None):
         threads = 1 if len(texts) <= QUERY_TEXTS else (self._threads or _cores())
         session = self._session(threads)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # less padding per batch
+        encoded = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i].ids))  # less padding per batch
+        encoded = [encoded[i] for i in order]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         span_out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
-        for b in range(0, len(order), BATCH):
-            idx = order[b : b + BATCH]
-            enc = self._tokenizer.encode_batch([texts[i] for i in idx])
-            width = max(len(e.ids) for e in enc)
+        for b, e in _batches([len(x.ids) for x in encoded]):
+            idx, enc = order[b:e], encoded[b:e]
+            width = max(len(x.ids) for x in enc)
             ids = np.zeros((len(enc), width), np.int64)
             mask = np.zeros((len(enc), width), np.int64)
-            for r, e in enumerate(enc):
-                ids[r, : len(e.ids)] = e.ids
-                mask[r, : len(e.ids)] = e.attention_mask  # the tokenizer file may pad
+            for r, x in enumerate(enc):
+                ids[r, : len(x.ids)] = x.ids
+                mask[r, : len(x.ids)] = x.attention_mask  # the tokenizer file may pad
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                         "token_type_ids": np.zeros_like(ids)})[0]
             summed = (hidden * mask[..., None]).sum(axis=1)
@@ -150,6 +155,19 @@ class OnnxEmbedder:
                     span_out[i] = _span_vectors(hidden[r, : len(enc[r].ids)], enc[r].offsets, enc[r].special_tokens_mask,
                                                 spans[i], out[i])
         return out, span_out
+
+
+def _batches(lengths: Sequence[int]) -> list[tuple[int, int]]:
+    """[start, end) ranges over ``lengths`` (longest first) with at most ``BATCH`` rows and
+    ``BATCH_PIECES`` padded pieces each (a text longer than that goes alone)."""
+    out, start = [], 0
+    while start < len(lengths):
+        end = start + 1
+        while end < len(lengths) and end - start < BATCH and (end + 1 - start) * lengths[start] <= BATCH_PIECES:
+            end += 1
+        out.append((start, end))
+        start = end
+    return out
 
 
 def _span_vectors(hidden: np.ndarray, offsets, special, spans, fallback: np.ndarray) -> np.ndarray:

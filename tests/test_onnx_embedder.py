@@ -5,6 +5,7 @@ same passages retrieved for the seed questions."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from index.embedding import SentenceTransformerEmbedder
 from index.loaders import load_paths
-from index.onnx_embedder import OnnxEmbedder
+from index.onnx_embedder import BATCH, BATCH_PIECES, OnnxEmbedder, _batches
 from index.sentences import sentence_spans
 from tests.conftest import CORPUS, ROOT
 
@@ -67,3 +68,25 @@ def test_pooled_sentence_vectors_come_from_one_pass_over_the_chunk():
     alone = OnnxEmbedder().embed([text[:37], text[38:]])
     sims = spans[0] @ alone.T
     assert sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]
+
+
+def test_vectors_do_not_depend_on_how_texts_are_batched():
+    """Long and short texts embedded together (sorted, padded, split by the piece budget) get
+    the vectors each gets alone, in the caller's order."""
+    long = " ".join(f"Paragraph {i} says the council approved {i * 7} new buses for the city." for i in range(30))
+    texts = ["Short one.", long, "Washington has 2,500 soldiers in Iraq.", long[:400], "Mid " * 40]
+    embedder = OnnxEmbedder()
+    together = embedder.embed(texts)
+    alone = np.vstack([embedder.embed([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_batches_keep_to_the_piece_budget():
+    lengths = [256, 256, 256, 200, 120, 64, 64, 30, 30, 30, *([10] * 100)]
+    ranges = _batches(lengths)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in pairwise(ranges))
+    for start, end in ranges:
+        assert end - start <= BATCH
+        assert (end - start) * lengths[start] <= BATCH_PIECES or end - start == 1
+    assert _batches([BATCH_PIECES * 2, 5]) == [(0, 1), (1, 2)]  # too long for the budget: alone
