@@ -13,7 +13,7 @@ import pytest
 
 from index.embedding import SentenceTransformerEmbedder
 from index.loaders import load_paths
-from index.onnx_embedder import BATCH, BATCH_PIECES, OnnxEmbedder, _batches
+from index.onnx_embedder import BATCH, BATCH_PIECES, QUERY_TEXTS, OnnxEmbedder, _batches
 from index.sentences import sentence_spans
 from tests.conftest import CORPUS, ROOT
 
@@ -72,9 +72,11 @@ def test_pooled_sentence_vectors_come_from_one_pass_over_the_chunk():
 
 def test_vectors_do_not_depend_on_how_texts_are_batched():
     """Long and short texts embedded together (sorted, padded, split by the piece budget) get
-    the vectors each gets alone, in the caller's order."""
+    the vectors each gets alone, in the caller's order, however many batches run at once."""
     long = " ".join(f"Paragraph {i} says the council approved {i * 7} new buses for the city." for i in range(30))
-    texts = ["Short one.", long, "Washington has 2,500 soldiers in Iraq.", long[:400], "Mid " * 40]
+    texts = ["Short one.", long, "Washington has 2,500 soldiers in Iraq.", long[:400], "Mid " * 40,
+             # more than QUERY_TEXTS: the batches run side by side, as when indexing
+             *(f"Pier {i} of the port reopened on day {i}." for i in range(QUERY_TEXTS))]
     embedder = OnnxEmbedder()
     together = embedder.embed(texts)
     alone = np.vstack([embedder.embed([t]) for t in texts])
