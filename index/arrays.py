@@ -15,13 +15,17 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
+from index.annotations import TOKEN_DTYPE
 from index.records import Document
-from index.snapshot import Snapshot
+from index.snapshot import CHUNK_ROWS, SENTENCE_ROWS, Snapshot, batches, row_counts, token_rows
 
 CACHE_DIR = "arrays"
 FORMAT = 1
@@ -66,6 +70,68 @@ def load(index_dir: Path, documents: dict[str, Document], hashes: dict[str, str]
 
 def save(index_dir: Path, snapshot: Snapshot) -> Path | None:
     """Write the snapshot's arrays beside the index; None where the directory is read-only."""
+    doc_ids = sorted(snapshot.documents)
+
+    def fill(tmp: Path) -> None:
+        position = {d: i for i, d in enumerate(doc_ids)}
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(snapshot, name)))
+        np.save(tmp / "chunk_doc.npy", np.array([position[d] for d in snapshot.chunk_doc], np.int32))
+        np.save(tmp / "sent_doc.npy", np.array([position[d] for d in snapshot.sent_doc], np.int32))
+
+    target = _staged(index_dir, fill, snapshot.generation, snapshot.hashes, doc_ids)
+    if target is not None:
+        snapshot.cache_dir = target
+    return target
+
+
+def write(index_dir: Path, conn: sqlite3.Connection, dim: int, generation: int,
+          hashes: dict[str, str]) -> Path | None:
+    """Write the arrays of a full read straight from the database, inside the caller's read
+    transaction, a fetch of rows at a time: the files ``save`` would write for that snapshot,
+    without holding it. After a large build the snapshot in memory (every vector, the token
+    rows twice) would double the build's peak memory."""
+    doc_ids = sorted(hashes)
+
+    def fill(tmp: Path) -> None:
+        position = {d: i for i, d in enumerate(doc_ids)}
+        n_chunks, n_sents = row_counts(conn)
+        first_sent: dict[str, int] = {}  # each document's first global sentence row
+        with (_Npy(tmp / "sent_span.npy", (n_sents, 2), np.int64) as span,
+              _Npy(tmp / "sent_vectors.npy", (n_sents, dim), np.float32) as vectors,
+              _Npy(tmp / "sent_tokens.npy", (token_rows(conn),), TOKEN_DTYPE) as tokens,
+              _Npy(tmp / "sent_tok.npy", (n_sents + 1,), np.int64) as tok,
+              _Npy(tmp / "sent_doc.npy", (n_sents,), np.int32) as doc):
+            j, end = 0, 0
+            tok.add(np.zeros(1, np.int64))
+            for b in batches(conn, SENTENCE_ROWS, dim, with_tokens=True):
+                for k, d in enumerate(b.doc):
+                    first_sent.setdefault(d, j + k)
+                span.add(b.ints)
+                vectors.add(b.vectors)
+                tokens.add_bytes(b"".join(b.tokens))
+                ends = end + np.cumsum([len(t) // TOKEN_DTYPE.itemsize for t in b.tokens], dtype=np.int64)
+                tok.add(ends)
+                end = int(ends[-1])
+                doc.add(np.array([position[d] for d in b.doc], np.int32))
+                j += len(b.doc)
+        with (_Npy(tmp / "chunk_span.npy", (n_chunks, 2), np.int64) as span,
+              _Npy(tmp / "chunk_sent.npy", (n_chunks, 2), np.int64) as sent,
+              _Npy(tmp / "chunk_vectors.npy", (n_chunks, dim), np.float32) as vectors,
+              _Npy(tmp / "chunk_doc.npy", (n_chunks,), np.int32) as doc):
+            for b in batches(conn, CHUNK_ROWS, dim):
+                span.add(b.ints[:, :2])
+                # Chunks store sentence ordinals within their document; the arrays hold global rows.
+                sent.add(b.ints[:, 2:] + np.array([first_sent.get(d, 0) for d in b.doc], np.int64)[:, None])
+                vectors.add(b.vectors)
+                doc.add(np.array([position[d] for d in b.doc], np.int32))
+
+    return _staged(index_dir, fill, generation, hashes, doc_ids)
+
+
+def _staged(index_dir: Path, fill: Callable[[Path], None], generation: int,
+            hashes: dict[str, str], doc_ids: list[str]) -> Path | None:
+    """``fill`` writes the arrays into a fresh directory, swapped in whole once complete."""
     target = index_dir / CACHE_DIR
     try:
         tmp = Path(tempfile.mkdtemp(prefix=".arrays-", dir=index_dir))
@@ -73,23 +139,47 @@ def save(index_dir: Path, snapshot: Snapshot) -> Path | None:
     except OSError:
         return None  # a read-only index: serve from SQLite
     try:
-        doc_ids = sorted(snapshot.documents)
-        position = {d: i for i, d in enumerate(doc_ids)}
-        for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(snapshot, name)))
-        np.save(tmp / "chunk_doc.npy", np.array([position[d] for d in snapshot.chunk_doc], np.int32))
-        np.save(tmp / "sent_doc.npy", np.array([position[d] for d in snapshot.sent_doc], np.int32))
-        meta = {"format": FORMAT, "key": key(snapshot.generation, snapshot.hashes),
-                "generation": snapshot.generation, "doc_ids": doc_ids}
+        fill(tmp)
+        meta = {"format": FORMAT, "key": key(generation, hashes), "generation": generation,
+                "doc_ids": doc_ids}
         (tmp / "cache.json").write_text(json.dumps(meta), encoding="utf-8")
         old = index_dir / f".arrays-old-{os.getpid()}"
         if target.exists():
             target.rename(old)  # readers of the old files keep their mappings
         tmp.rename(target)
         shutil.rmtree(old, ignore_errors=True)
-        snapshot.cache_dir = target
         return target
     except OSError as exc:
         log.warning("could not write the array cache in %s: %s", index_dir, exc)
-        shutil.rmtree(tmp, ignore_errors=True)
         return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; left over after a failure
+
+
+class _Npy:
+    """One ``.npy`` file written a batch at a time, its shape declared up front. Plain writes,
+    not a memory map: a map's dirty pages count in the writer's resident memory."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype | type) -> None:
+        self.dtype = np.dtype(dtype)
+        self.expected = int(np.prod(shape)) * self.dtype.itemsize
+        self.written = 0
+        self.file = path.open("wb")
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                        "shape": shape})
+
+    def add(self, rows: np.ndarray) -> None:
+        self.add_bytes(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+
+    def add_bytes(self, data: bytes) -> None:
+        self.file.write(data)
+        self.written += len(data)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        if exc[0] is None and self.written != self.expected:  # the rows did not match their count
+            raise ValueError(f"{self.file.name}: wrote {self.written} bytes, expected {self.expected}")

@@ -129,7 +129,7 @@ class Indexer:
                     store.end_build()
             if save_arrays and (todo or prune):
                 say("writing the serving arrays...")
-                store.snapshot()  # a full read refreshes the cache
+                store.save_arrays()
         finally:
             store.close()
         report.embed_seconds = self.processor.embed_seconds

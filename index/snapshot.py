@@ -8,7 +8,7 @@ write used to pay; ``tests/test_indexer.py`` checks the two reads give equal sna
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -132,18 +132,11 @@ def _read_all(conn: sqlite3.Connection, dim: int, generation: int, hashes: dict[
     documents = {r[0]: Document(*r) for r in conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents")}
     if cached is not None and (found := cached(documents, hashes)) is not None:
         return found
-    n_chunks, n_sents = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
-    ).fetchone()
-    sent = _Rows(n_sents, dim, 2, with_tokens=True)
-    sent.read(conn.execute(
-        "SELECT doc_id, char_start, char_end, vector, tokens FROM sentences ORDER BY doc_id, ordinal"
-    ))
+    n_chunks, n_sents = row_counts(conn)
+    sent = _Rows(n_sents, dim, 2)
+    sent.read(batches(conn, SENTENCE_ROWS, dim, with_tokens=True))
     chunk = _Rows(n_chunks, dim, 4)
-    chunk.read(conn.execute(
-        "SELECT doc_id, char_start, char_end, sent_start, sent_end, vector FROM chunks"
-        " ORDER BY doc_id, ordinal"
-    ))
+    chunk.read(batches(conn, CHUNK_ROWS, dim))
     # Chunks store sentence ordinals within their document; the arrays need global rows.
     first_sent: dict[str, int] = {}
     for j, d in enumerate(sent.doc):
@@ -204,27 +197,64 @@ def _read_changed(
     return out.snapshot(documents, dim, generation, hashes)
 
 
+# A full read's rows, in snapshot order. index/arrays.py streams the same rows into its files.
+SENTENCE_ROWS = "SELECT doc_id, char_start, char_end, vector, tokens FROM sentences ORDER BY doc_id, ordinal"
+CHUNK_ROWS = ("SELECT doc_id, char_start, char_end, sent_start, sent_end, vector FROM chunks"
+              " ORDER BY doc_id, ordinal")
+
+
+@dataclass
+class Batch:
+    """Up to ``_BATCH`` consecutive rows of ``SENTENCE_ROWS`` or ``CHUNK_ROWS``."""
+
+    doc: list[str]
+    ints: np.ndarray  # (m, k) int64: the integer columns
+    vectors: np.ndarray  # (m, dim) float32
+    tokens: list[bytes]  # each sentence's token rows (sentences only)
+
+
+def row_counts(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Chunks and sentences in the index: the arrays' lengths, known before reading."""
+    return conn.execute(
+        "SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
+    ).fetchone()
+
+
+def token_rows(conn: sqlite3.Connection) -> int:
+    """Token rows of all sentences: ``sent_tokens``'s length (another pass over the table)."""
+    (size,) = conn.execute("SELECT COALESCE(SUM(length(tokens)), 0) FROM sentences").fetchone()
+    return size // TOKEN_DTYPE.itemsize
+
+
+def batches(conn: sqlite3.Connection, sql: str, dim: int, with_tokens: bool = False) -> Iterator[Batch]:
+    """The rows of ``sql`` a fetch at a time: never all of them as Python objects at once."""
+    cursor = conn.execute(sql)
+    last = -2 if with_tokens else -1  # the vector's column; token rows after it
+    while rows := cursor.fetchmany(_BATCH):
+        tokens = [r[-1] for r in rows] if with_tokens else []
+        if any(len(t) % TOKEN_DTYPE.itemsize for t in tokens):
+            raise ValueError("a sentence's token rows are not whole rows")
+        yield Batch([r[0] for r in rows], np.array([r[1:last] for r in rows], np.int64),
+                    _vectors([r[last] for r in rows], dim), tokens)
+
+
 class _Rows:
     """Rows of ``(doc_id, int columns..., vector)`` read in batches into preallocated arrays."""
 
-    def __init__(self, n: int, dim: int, n_ints: int, with_tokens: bool = False) -> None:
+    def __init__(self, n: int, dim: int, n_ints: int) -> None:
         self.doc: list[str] = []
         self.ints = np.empty((n, n_ints), dtype=np.int64)
         self.vectors = np.empty((n, dim), dtype=np.float32)
         self.tokens: list[bytes] = []
-        self.dim = dim
-        self.with_tokens = with_tokens
 
-    def read(self, cursor: sqlite3.Cursor) -> None:
+    def read(self, rows: Iterable[Batch]) -> None:
         i = 0
-        last = -2 if self.with_tokens else -1  # the vector's column; token rows after it
-        while batch := cursor.fetchmany(_BATCH):
-            m = len(batch)
-            self.doc.extend(r[0] for r in batch)
-            self.ints[i : i + m] = [r[1:last] for r in batch]
-            self.vectors[i : i + m] = _vectors([r[last] for r in batch], self.dim)
-            if self.with_tokens:
-                self.tokens.extend(r[-1] for r in batch)
+        for batch in rows:
+            m = len(batch.doc)
+            self.doc.extend(batch.doc)
+            self.ints[i : i + m] = batch.ints
+            self.vectors[i : i + m] = batch.vectors
+            self.tokens.extend(batch.tokens)
             i += m
         if i != len(self.vectors):  # a writer cannot cause this: we are in one read transaction
             raise ValueError(f"expected {len(self.vectors)} rows, read {i}")

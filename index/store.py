@@ -369,6 +369,19 @@ class IndexStore:
         return snap
 
 
+    def save_arrays(self) -> Path | None:
+        """Write the serving arrays of a full read (index/arrays.py) from one read transaction,
+        streamed from the database rather than read into a snapshot first; None where the
+        index is read-only."""
+        dim = self.manifest.dim
+        with self._lock, _read_transaction(self._conn):
+            gen = _generation(self._conn)
+            hashes = dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
+            try:
+                return arrays.write(self.index_dir, self._conn, dim, gen, hashes)
+            except ValueError as exc:  # a vector or token blob of the wrong size: tampered with
+                raise _corrupt(self.index_dir, str(exc)) from exc
+
 def swap_in(staging: Path, target: Path) -> None:
     """Put the complete directory ``staging`` at ``target``, the old one moved aside first
     (``<target>.old``: a swap killed between the two renames is finished on the next open)."""

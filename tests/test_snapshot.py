@@ -3,15 +3,20 @@ full read of the index: same rows, same order, same vectors."""
 
 from __future__ import annotations
 
+import sqlite3
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 
+from index import arrays
 from index.chunking import ChunkSettings
 from index.embedding import HashEmbedder
+from index.errors import IndexCorruptError
 from index.indexer import Indexer
 from index.records import Document
 from index.snapshot import Snapshot
-from index.store import IndexStore
+from index.store import DB_NAME, IndexStore
 
 
 def _doc(i: int, tag: str = "") -> Document:
@@ -82,3 +87,42 @@ def test_unchanged_documents_are_not_read_again(tmp_path):
     after = store.snapshot(base=before)
     assert after.documents["doc-003"] is before.documents["doc-003"]
     assert after.documents["doc-004"] is not before.documents["doc-004"]
+
+
+def test_streamed_arrays_are_the_files_a_full_snapshot_writes(tmp_path, nlp):
+    """A build writes its serving arrays straight from the database (never holding the whole
+    snapshot): byte for byte what saving a full read writes, and they map back to that read."""
+    index_dir, other = tmp_path / "idx", tmp_path / "from-snapshot"
+    other.mkdir()
+    indexer = Indexer(index_dir, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    # Enough sentences for several fetches (_BATCH rows each), and a document with no chunk rows.
+    with patch("index.snapshot._BATCH", 7):
+        indexer.run([_doc(i) for i in range(12)] + [Document("empty", " ", "Blank")],
+                    progress=False, save_arrays=True)
+    store = IndexStore.open(index_dir)
+    full = store.snapshot(cache=False)
+    assert len(full.sent_doc) > 21 and len(full.sent_tokens) > 0
+    arrays.save(other, full)
+    written = sorted(p.name for p in (index_dir / arrays.CACHE_DIR).iterdir())
+    assert written == sorted(p.name for p in (other / arrays.CACHE_DIR).iterdir())
+    for name in written:
+        assert (index_dir / arrays.CACHE_DIR / name).read_bytes() == (other / arrays.CACHE_DIR / name).read_bytes(), name
+    mapped = store.snapshot()
+    assert mapped.cache_dir == index_dir / arrays.CACHE_DIR
+    assert_same(mapped, full)
+    np.testing.assert_array_equal(mapped.sent_tokens, full.sent_tokens)
+    np.testing.assert_array_equal(mapped.sent_tok, full.sent_tok)
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".arrays")]
+    store.close()
+
+
+def test_a_damaged_row_stops_the_arrays_and_leaves_nothing_half_written(tmp_path, nlp):
+    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer.run([_doc(i) for i in range(4)], progress=False)
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute("UPDATE sentences SET tokens = x'010203' WHERE rowid = (SELECT MAX(rowid) FROM sentences)")
+    store = IndexStore.open(tmp_path)
+    with pytest.raises(IndexCorruptError):
+        store.save_arrays()
+    assert not [p for p in tmp_path.iterdir() if "arrays" in p.name]
+    store.close()
