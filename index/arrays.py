@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -91,6 +90,8 @@ def write(index_dir: Path, conn: sqlite3.Connection, dim: int, generation: int,
     transaction, a fetch of rows at a time: the files ``save`` would write for that snapshot,
     without holding it. After a large build the snapshot in memory (every vector, the token
     rows twice) would double the build's peak memory."""
+    if not conn.in_transaction:  # counts and rows must come from one view of the database
+        raise RuntimeError("arrays.write reads inside the caller's read transaction")
     doc_ids = sorted(hashes)
 
     def fill(tmp: Path) -> None:
@@ -143,11 +144,19 @@ def _staged(index_dir: Path, fill: Callable[[Path], None], generation: int,
         meta = {"format": FORMAT, "key": key(generation, hashes), "generation": generation,
                 "doc_ids": doc_ids}
         (tmp / "cache.json").write_text(json.dumps(meta), encoding="utf-8")
-        old = index_dir / f".arrays-old-{os.getpid()}"
+        old = None
         if target.exists():
+            # A fresh name: one left by a killed run (a container's pid repeats) would block it.
+            old = Path(tempfile.mkdtemp(prefix=".arrays-old-", dir=index_dir))
             target.rename(old)  # readers of the old files keep their mappings
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if old is not None:
+                old.rename(target)  # the old cache stays where readers look for it
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         return target
     except OSError as exc:
         log.warning("could not write the array cache in %s: %s", index_dir, exc)

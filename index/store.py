@@ -368,7 +368,6 @@ class IndexStore:
             arrays.save(self.index_dir, snap)
         return snap
 
-
     def save_arrays(self) -> Path | None:
         """Write the serving arrays of a full read (index/arrays.py) from one read transaction,
         streamed from the database rather than read into a snapshot first; None where the
@@ -381,6 +380,7 @@ class IndexStore:
                 return arrays.write(self.index_dir, self._conn, dim, gen, hashes)
             except ValueError as exc:  # a vector or token blob of the wrong size: tampered with
                 raise _corrupt(self.index_dir, str(exc)) from exc
+
 
 def swap_in(staging: Path, target: Path) -> None:
     """Put the complete directory ``staging`` at ``target``, the old one moved aside first

@@ -3,6 +3,7 @@ full read of the index: same rows, same order, same vectors."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from unittest.mock import patch
 
@@ -125,4 +126,28 @@ def test_a_damaged_row_stops_the_arrays_and_leaves_nothing_half_written(tmp_path
     with pytest.raises(IndexCorruptError):
         store.save_arrays()
     assert not [p for p in tmp_path.iterdir() if "arrays" in p.name]
+    store.close()
+
+
+def test_an_empty_index_streams_the_arrays_a_full_read_saves(tmp_path):
+    index_dir, other = tmp_path / "idx", tmp_path / "from-snapshot"
+    other.mkdir()
+    store = IndexStore.create(index_dir, _indexer(index_dir).wanted_manifest())
+    assert store.save_arrays() == index_dir / arrays.CACHE_DIR
+    arrays.save(other, store.snapshot(cache=False))
+    for path in (index_dir / arrays.CACHE_DIR).iterdir():
+        assert path.read_bytes() == (other / arrays.CACHE_DIR / path.name).read_bytes(), path.name
+    store.close()
+
+
+def test_a_folder_left_by_a_killed_refresh_does_not_stop_the_next(tmp_path, nlp):
+    """The old arrays are moved aside before the new ones go in; a run killed between the two
+    left that folder behind, under a name the next run (same pid in a container) must not need."""
+    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer.run([_doc(i) for i in range(3)], progress=False, save_arrays=True)
+    (tmp_path / f".arrays-old-{os.getpid()}" / "leftover").mkdir(parents=True)
+    indexer.run([_doc(i) for i in range(5)], progress=False, save_arrays=True)
+    store = IndexStore.open(tmp_path)
+    mapped = store.snapshot()
+    assert mapped.cache_dir == tmp_path / arrays.CACHE_DIR and len(mapped.documents) == 5
     store.close()
