@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -135,7 +137,8 @@ def _staged(index_dir: Path, fill: Callable[[Path], None], generation: int,
     """``fill`` writes the arrays into a fresh directory, swapped in whole once complete."""
     target = index_dir / CACHE_DIR
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=".arrays-", dir=index_dir))
+        _remove_abandoned(index_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f".arrays-{os.getpid()}-", dir=index_dir))
         tmp.chmod(0o755)  # readable like the database beside it (mkdtemp makes it private)
     except OSError:
         return None  # a read-only index: serve from SQLite
@@ -147,7 +150,7 @@ def _staged(index_dir: Path, fill: Callable[[Path], None], generation: int,
         old = None
         if target.exists():
             # A fresh name: one left by a killed run (a container's pid repeats) would block it.
-            old = Path(tempfile.mkdtemp(prefix=".arrays-old-", dir=index_dir))
+            old = Path(tempfile.mkdtemp(prefix=f".arrays-old-{os.getpid()}-", dir=index_dir))
             target.rename(old)  # readers of the old files keep their mappings
         try:
             tmp.rename(target)
@@ -163,6 +166,25 @@ def _staged(index_dir: Path, fill: Callable[[Path], None], generation: int,
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; left over after a failure
+
+
+def _remove_abandoned(index_dir: Path) -> None:
+    """Delete the folders of saves whose process is gone: one killed while writing leaves
+    full-size arrays that nobody will finish. A live process's folder is never touched (worker
+    processes may be saving side by side)."""
+    for path in index_dir.glob(".arrays-*"):
+        found = _OWNER.match(path.name)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found[1]), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            pass  # another user's process, or not a pid: leave it
+
+
+_OWNER = re.compile(r"\.arrays-(?:old-)?(\d+)-")
 
 
 class _Npy:

@@ -151,3 +151,18 @@ def test_a_folder_left_by_a_killed_refresh_does_not_stop_the_next(tmp_path, nlp)
     mapped = store.snapshot()
     assert mapped.cache_dir == tmp_path / arrays.CACHE_DIR and len(mapped.documents) == 5
     store.close()
+
+
+def test_a_save_killed_mid_write_is_cleared_by_the_next_and_a_live_one_is_not(tmp_path, nlp):
+    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer.run([_doc(i) for i in range(3)], progress=False)
+    gone = 2**22 + 4321  # above Linux's largest pid: no such process
+    abandoned = [tmp_path / f".arrays-{gone}-x1y2", tmp_path / f".arrays-old-{gone}-z3"]
+    live = tmp_path / f".arrays-{os.getpid()}-inprogress"  # a worker of this process, saving now
+    for path in [*abandoned, live]:
+        path.mkdir()
+        (path / "sent_vectors.npy").write_bytes(b"\0" * 1024)
+    store = IndexStore.open(tmp_path)
+    assert store.save_arrays() == tmp_path / arrays.CACHE_DIR
+    assert not any(p.exists() for p in abandoned) and live.is_dir()
+    store.close()
