@@ -26,7 +26,15 @@ import numpy as np
 
 from index.annotations import TOKEN_DTYPE
 from index.records import Document
-from index.snapshot import CHUNK_ROWS, SENTENCE_ROWS, Snapshot, batches, row_counts, token_rows
+from index.snapshot import (
+    CHUNK_ROWS,
+    SENTENCE_ROWS,
+    Snapshot,
+    batches,
+    chunk_sentences,
+    row_counts,
+    token_rows,
+)
 
 CACHE_DIR = "arrays"
 FORMAT = 1
@@ -124,8 +132,7 @@ def write(index_dir: Path, conn: sqlite3.Connection, dim: int, generation: int,
               _Npy(tmp / "chunk_doc.npy", (n_chunks,), np.int32) as doc):
             for b in batches(conn, CHUNK_ROWS, dim):
                 span.add(b.ints[:, :2])
-                # Chunks store sentence ordinals within their document; the arrays hold global rows.
-                sent.add(b.ints[:, 2:] + np.array([first_sent.get(d, 0) for d in b.doc], np.int64)[:, None])
+                sent.add(chunk_sentences(b.ints, b.doc, first_sent))
                 vectors.add(b.vectors)
                 doc.add(np.array([position[d] for d in b.doc], np.int32))
 

@@ -137,14 +137,12 @@ def _read_all(conn: sqlite3.Connection, dim: int, generation: int, hashes: dict[
     sent.read(batches(conn, SENTENCE_ROWS, dim, with_tokens=True))
     chunk = _Rows(n_chunks, dim, 4)
     chunk.read(batches(conn, CHUNK_ROWS, dim))
-    # Chunks store sentence ordinals within their document; the arrays need global rows.
     first_sent: dict[str, int] = {}
     for j, d in enumerate(sent.doc):
         first_sent.setdefault(d, j)
-    offsets = np.fromiter((first_sent.get(d, 0) for d in chunk.doc), np.int64, len(chunk.doc))
     return Snapshot(
         documents=documents, chunk_doc=chunk.doc, chunk_span=chunk.ints[:, :2].copy(),
-        chunk_sent=chunk.ints[:, 2:] + offsets[:, None], chunk_vectors=chunk.vectors,
+        chunk_sent=chunk_sentences(chunk.ints, chunk.doc, first_sent), chunk_vectors=chunk.vectors,
         sent_doc=sent.doc, sent_span=sent.ints, sent_vectors=sent.vectors,
         generation=generation, hashes=hashes, **_tokens(sent.tokens),
     )
@@ -218,6 +216,13 @@ def row_counts(conn: sqlite3.Connection) -> tuple[int, int]:
     return conn.execute(
         "SELECT (SELECT COUNT(*) FROM chunks), (SELECT COUNT(*) FROM sentences)"
     ).fetchone()
+
+
+def chunk_sentences(ints: np.ndarray, docs: list[str], first_sent: dict[str, int]) -> np.ndarray:
+    """Chunks' global sentence rows from ``CHUNK_ROWS``' integer columns: chunks store sentence
+    ordinals within their document; ``first_sent`` gives each document's first global row."""
+    offsets = np.fromiter((first_sent.get(d, 0) for d in docs), np.int64, len(docs))
+    return ints[:, 2:] + offsets[:, None]
 
 
 def token_rows(conn: sqlite3.Connection) -> int:

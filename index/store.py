@@ -375,9 +375,8 @@ class IndexStore:
         dim = self.manifest.dim
         with self._lock, _read_transaction(self._conn):
             gen = _generation(self._conn)
-            hashes = dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
             try:
-                return arrays.write(self.index_dir, self._conn, dim, gen, hashes)
+                return arrays.write(self.index_dir, self._conn, dim, gen, self.content_hashes())
             except ValueError as exc:  # a vector or token blob of the wrong size: tampered with
                 raise _corrupt(self.index_dir, str(exc)) from exc
 

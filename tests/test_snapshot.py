@@ -25,8 +25,8 @@ def _doc(i: int, tag: str = "") -> Document:
     return Document(f"doc-{i:03d}", sentences, f"Title {i}", published="2022-06-1" + str(i % 10))
 
 
-def _indexer(path) -> Indexer:
-    return Indexer(path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6))
+def _indexer(path, nlp=None) -> Indexer:
+    return Indexer(path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
 
 
 def assert_same(a: Snapshot, b: Snapshot) -> None:
@@ -95,7 +95,7 @@ def test_streamed_arrays_are_the_files_a_full_snapshot_writes(tmp_path, nlp):
     snapshot): byte for byte what saving a full read writes, and they map back to that read."""
     index_dir, other = tmp_path / "idx", tmp_path / "from-snapshot"
     other.mkdir()
-    indexer = Indexer(index_dir, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer = _indexer(index_dir, nlp)
     # Enough sentences for several fetches (_BATCH rows each), and a document with no chunk rows.
     with patch("index.snapshot._BATCH", 7):
         indexer.run([_doc(i) for i in range(12)] + [Document("empty", " ", "Blank")],
@@ -118,7 +118,7 @@ def test_streamed_arrays_are_the_files_a_full_snapshot_writes(tmp_path, nlp):
 
 
 def test_a_damaged_row_stops_the_arrays_and_leaves_nothing_half_written(tmp_path, nlp):
-    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer = _indexer(tmp_path, nlp)
     indexer.run([_doc(i) for i in range(4)], progress=False)
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
         conn.execute("UPDATE sentences SET tokens = x'010203' WHERE rowid = (SELECT MAX(rowid) FROM sentences)")
@@ -143,7 +143,7 @@ def test_an_empty_index_streams_the_arrays_a_full_read_saves(tmp_path):
 def test_a_folder_left_by_a_killed_refresh_does_not_stop_the_next(tmp_path, nlp):
     """The old arrays are moved aside before the new ones go in; a run killed between the two
     left that folder behind, under a name the next run (same pid in a container) must not need."""
-    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer = _indexer(tmp_path, nlp)
     indexer.run([_doc(i) for i in range(3)], progress=False, save_arrays=True)
     (tmp_path / f".arrays-old-{os.getpid()}" / "leftover").mkdir(parents=True)
     indexer.run([_doc(i) for i in range(5)], progress=False, save_arrays=True)
@@ -154,7 +154,7 @@ def test_a_folder_left_by_a_killed_refresh_does_not_stop_the_next(tmp_path, nlp)
 
 
 def test_a_save_killed_mid_write_is_cleared_by_the_next_and_a_live_one_is_not(tmp_path, nlp):
-    indexer = Indexer(tmp_path, HashEmbedder(), ChunkSettings(max_tokens=24, overlap_tokens=6), nlp=nlp)
+    indexer = _indexer(tmp_path, nlp)
     indexer.run([_doc(i) for i in range(3)], progress=False)
     gone = 2**22 + 4321  # above Linux's largest pid: no such process
     abandoned = [tmp_path / f".arrays-{gone}-x1y2", tmp_path / f".arrays-old-{gone}-z3"]
