@@ -208,10 +208,9 @@ class TreeFit:
     values: np.ndarray  # (trees, 32) leaf values, leaves in left-to-right order
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        from service.reader.ranker import tree_logits, tree_starts
+        from service.reader.ranker import TreeTable
 
-        return tree_logits(self.feature, self.threshold, self.mask, self.values,
-                           *tree_starts(self.tree), x)
+        return TreeTable(self.feature, self.threshold, self.tree, self.mask, self.values).logits(x)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"feature": self.feature, "threshold": self.threshold, "tree": self.tree,

@@ -24,18 +24,25 @@ def _data(n: int = 4000, f: int = 12, seed: int = 0):
     return x, y
 
 
-@pytest.mark.parametrize("objective", ["binary", "lambdarank"])
-def test_flattened_trees_score_as_lightgbm_does(objective):
+@pytest.mark.parametrize(("objective", "leaves"), [("binary", 31), ("lambdarank", 31),
+                                                   ("lambdarank", 15)])
+def test_flattened_trees_score_as_lightgbm_does(objective, leaves):
     x, y = _data()
     group = np.full(len(x) // 20, 20) if objective == "lambdarank" else None
-    booster = lightgbm.train({"objective": objective, "num_leaves": 31, "min_data_in_leaf": 5,
+    booster = lightgbm.train({"objective": objective, "num_leaves": leaves, "min_data_in_leaf": 5,
                               "verbose": -1, "seed": 0}, lightgbm.Dataset(x, y, group=group),
                              num_boost_round=60)
     trees = flatten_trees(booster)
     test, _ = _data(500, seed=1)
     splits = trees.threshold[trees.feature == 0]
-    test[:50, 0] = splits[0] if len(splits) else 0.0  # rows at a split point (as float32)
-    np.testing.assert_allclose(trees.logits(test), booster.predict(test, raw_score=True), atol=1e-9)
+    at = np.float32(splits[0]) if len(splits) else np.float32(0.0)
+    test[:50, 0] = at  # rows at a split point (as float32) and at the float32s either side
+    test[50:100, 0] = np.nextafter(at, np.float32(np.inf))
+    test[100:150, 0] = np.nextafter(at, np.float32(-np.inf))
+    expected = booster.predict(test, raw_score=True)
+    np.testing.assert_allclose(trees.logits(test), expected, atol=1e-9)
+    # float64 rows take the float64 thresholds, to the same leaves
+    np.testing.assert_allclose(trees.logits(test.astype(np.float64)), expected, atol=1e-9)
 
 
 def test_a_model_of_single_leaf_trees_scores_its_constant():

@@ -71,6 +71,8 @@ def featurize(
     if not sentences:
         return np.zeros((0, len(FEATURES)), np.float32), which
     qkeys = np.fromiter(question.keys, dtype=np.uint32, count=len(question.keys))
+    order = np.argsort(qkeys)
+    qkeys, qweights = qkeys[order], np.fromiter(question.keys.values(), np.float64, len(qkeys))[order]
     total = question.weight
     best_dense = max(s.dense for s in sentences)
     coverage = [_coverage(s.tokens, question) for s in sentences]
@@ -84,7 +86,7 @@ def featurize(
         spans = candidates(sent.tokens, sent.text)
         if not spans:
             continue
-        x = _sentence_block(sent.tokens, spans, question, qkeys, total)
+        x = _sentence_block(sent.tokens, spans, qkeys, qweights, total)
         x[:, _INDEX["dense"]] = sent.dense
         x[:, _INDEX["dense_gap"]] = best_dense - sent.dense
         x[:, _INDEX["chunk"]] = sent.chunk_score
@@ -110,17 +112,22 @@ def featurize(
     return x, which
 
 
-def _sentence_block(tok: np.ndarray, spans: list[Span], question: Question, qkeys: np.ndarray,
+def _sentence_block(tok: np.ndarray, spans: list[Span], qkeys: np.ndarray, qweights: np.ndarray,
                     total: float) -> np.ndarray:
-    """The features of one sentence's candidates that depend on where they stand in it."""
+    """The features of one sentence's candidates that depend on where they stand in it.
+    ``qkeys``: the question's word keys, sorted; ``qweights``: their weights."""
     n = len(tok)
     first = np.fromiter((c.first for c in spans), np.int64, len(spans))
     last = np.fromiter((c.last for c in spans), np.int64, len(spans))
     root = np.fromiter((c.root for c in spans), np.int64, len(spans))
     x = np.zeros((len(spans), len(FEATURES)), np.float32)
     keys = tok["key"]
-    matched = np.isin(keys, qkeys) & (keys != 0)
-    weight = np.where(matched, [question.keys.get(int(k), 0.0) for k in keys], 0.0)
+    if len(qkeys):
+        at = np.minimum(np.searchsorted(qkeys, keys), len(qkeys) - 1)
+        matched = (qkeys[at] == keys) & (keys != 0)
+        weight = np.where(matched, qweights[at], 0.0)
+    else:
+        matched, weight = np.zeros(n, bool), np.zeros(n)
     cum = lambda v: np.concatenate([[0.0], np.cumsum(v)])  # noqa: E731
     cm, ck, cw = cum(matched), cum(keys != 0), cum(weight)
     inside_k = ck[last + 1] - ck[first]

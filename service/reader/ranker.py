@@ -52,7 +52,7 @@ class Linear:
 
 class Trees:
     """A sum of regression trees, laid out for QuickScorer-style evaluation: every internal
-    node of every tree is one column (its feature and threshold), and a row's leaf in a tree is
+    node of every tree is one test (its feature and threshold), and a row's leaf in a tree is
     the leftmost leaf that none of the tree's failed tests (``x > threshold``) rules out. Each
     node's ``mask`` has a bit per leaf of its tree, cleared for the leaves of its left subtree.
     A handful of array operations per question, whatever the number of trees."""
@@ -61,36 +61,62 @@ class Trees:
         _check_features(file, names)
         self.meta = file.meta
         a = file.arrays
-        self.feature, self.threshold = a["feature"], a["threshold"]
-        self.mask, self.values = a["mask"], a["values"]
-        self.starts, self.tree_of_start = tree_starts(a["tree"])
+        self.table = TreeTable(a["feature"], a["threshold"], a["tree"], a["mask"], a["values"])
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return tree_logits(self.feature, self.threshold, self.mask, self.values, self.starts,
-                           self.tree_of_start, x)
+        return self.table.logits(x)
 
 
-def tree_starts(tree: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each tree's run of internal nodes starts in ``tree`` (the node-to-tree array), and
-    which tree each run is (single-leaf trees have none)."""
-    if not len(tree):
-        return tree, tree
-    starts = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]])
-    return starts, tree[starts]
+class TreeTable:
+    """The nodes of every tree in slots: slot ``s`` holds each tree's ``s``-th internal node
+    (a test that never fails where a tree has fewer), so that a row's surviving leaves in every
+    tree are one AND over slots. ``feature``, ``threshold``, ``tree``, ``mask``: per internal
+    node, trees one after another; ``values``: (trees, leaves) leaf values, left to right."""
 
+    def __init__(self, feature: np.ndarray, threshold: np.ndarray, tree: np.ndarray,
+                 mask: np.ndarray, values: np.ndarray) -> None:
+        self.values = values
+        n_trees = values.shape[0]
+        starts = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]]) if len(tree) else tree
+        counts = np.diff(np.r_[starts, len(tree)]).astype(np.int64)
+        slots = int(counts.max()) if len(counts) else 0
+        # A tree of s internal nodes has s + 1 leaves; 16 bits hold the masks of the usual 15.
+        self.bits = np.uint16 if slots < 16 else np.uint32
+        full = self.bits(np.iinfo(self.bits).max)
+        self.feature = np.zeros((slots, n_trees), np.int64)
+        self.threshold = np.full((slots, n_trees), np.inf)
+        self.mask = np.full((slots, n_trees), full, self.bits)
+        slot = np.arange(len(tree)) - np.repeat(starts, counts)
+        self.feature[slot, tree] = feature
+        self.threshold[slot, tree] = threshold
+        self.mask[slot, tree] = mask.astype(self.bits)  # the dropped high bits are never leaves
+        # float32 features are compared with thresholds rounded down to float32: for a float32
+        # x, ``x > t`` and ``x > round_down(t)`` agree, and the comparison reads half the bytes.
+        t32 = self.threshold.astype(np.float32)
+        up = t32.astype(np.float64) > self.threshold
+        t32[up] = np.nextafter(t32[up], np.float32(-np.inf))
+        self.threshold32 = t32
+        self.feature, self.threshold, self.threshold32, self.mask = (
+            a.reshape(-1) for a in (self.feature, self.threshold, self.threshold32, self.mask))
+        self.slots = slots
 
-def tree_logits(feature: np.ndarray, threshold: np.ndarray, mask: np.ndarray, values: np.ndarray,
-                starts: np.ndarray, tree_of_start: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each row's sum over trees of its leaf's value (see ``Trees``)."""
-    n_trees = values.shape[0]
-    alive = np.full((len(x), n_trees), np.uint32(0xFFFFFFFF))
-    if len(feature) and len(x):
-        failed = np.asarray(x, np.float64)[:, feature] > threshold
-        masks = np.where(failed, mask, np.uint32(0xFFFFFFFF))
-        alive[:, tree_of_start] = np.bitwise_and.reduceat(masks, starts, axis=1)
-    lowest = alive & (~alive + np.uint32(1))  # the leftmost leaf still possible
-    leaf = np.log2(lowest.astype(np.float64)).astype(np.int64)
-    return values[np.arange(n_trees)[None, :], leaf].sum(axis=1)
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Each row's sum over trees of its leaf's value."""
+        n_trees = self.values.shape[0]
+        if not self.slots or not len(x):
+            leaf = np.zeros((len(x), n_trees), np.int64)
+            return self.values[np.arange(n_trees)[None, :], leaf].sum(axis=1)
+        x = np.asarray(x)
+        wide = x.dtype != np.float32
+        xt = np.ascontiguousarray(x.T, np.float64 if wide else np.float32)  # (features, rows)
+        threshold = self.threshold if wide else self.threshold32
+        failed = (xt[self.feature] > threshold[:, None]).view(np.uint8).astype(self.bits)
+        # a failed test keeps its mask; a passed one keeps every leaf (0 - 1 wraps to all ones)
+        masks = (self.mask[:, None] | (failed - self.bits(1))).reshape(self.slots, n_trees, len(x))
+        alive = np.bitwise_and.reduce(masks, axis=0)  # (trees, rows)
+        lowest = alive & (~alive + self.bits(1))  # the leftmost leaf still possible
+        leaf = np.log2(lowest.astype(np.float64)).astype(np.int64)
+        return self.values[np.arange(n_trees)[None, :], np.ascontiguousarray(leaf.T)].sum(axis=1)
 
 
 class Ranker:

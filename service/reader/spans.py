@@ -62,53 +62,67 @@ class Span:
     root: int
 
 
+class _Rows:
+    """A sentence's token rows as Python lists: ``candidates`` reads single values thousands
+    of times a question, and a list item costs a fraction of a numpy scalar."""
+
+    __slots__ = ("dep", "end", "ent", "flags", "head", "left", "n", "pos", "right", "start")
+
+    def __init__(self, rows: np.ndarray) -> None:
+        for name in self.__slots__:
+            if name != "n":
+                setattr(self, name, rows[name].tolist())
+        self.n = len(rows)
+
+
 def candidates(rows: np.ndarray, text: str) -> list[Span]:
     """Every candidate of a sentence, entities first, each span once."""
-    words = [text[s:e].lower() for s, e in zip(rows["start"], rows["end"], strict=True)]
+    r = _Rows(rows)
+    words = [text[s:e].lower() for s, e in zip(r.start, r.end, strict=True)]
     seen: set[tuple[int, int]] = set()
     out: list[Span] = []
 
     def add(first: int, last: int, kind: str) -> None:
-        first, last = _whole_words(rows, text, *_trim(rows, words, first, last))
+        first, last = _whole_words(r, text, *_trim(r, words, first, last))
         limit = MAX_CLAUSE_TOKENS if kind == "CLAUSE" else MAX_TOKENS
         if first > last or last - first + 1 > limit:
             return
-        start, end = int(rows["start"][first]), int(rows["end"][last])
+        start, end = r.start[first], r.end[last]
         if (start, end) in seen:
             return
         seen.add((start, end))
-        out.append(Span(first, last, start, end, KIND_ID[kind], _root(rows, first, last)))
+        out.append(Span(first, last, start, end, KIND_ID[kind], _root(r, first, last)))
 
-    for first, last, label in _entities(rows):
+    for first, last, label in _entities(r):
         if label in _QUANTITIES:
             first = _qualified(words, first)
             last = _scaled(words, last)
         add(first, last, ENTS[label])
-    for i in np.flatnonzero(rows["flags"] & LIKE_NUM):
-        if rows["ent"][i] == 0 and not rows["flags"][i] & PUNCT:  # "some 900" the tagger missed
-            add(_qualified(words, int(i)), _scaled(words, int(i)), "NUM")
-    for first, last in _noun_chunks(rows):
+    for i in range(r.n):
+        if r.flags[i] & LIKE_NUM and r.ent[i] == 0 and not r.flags[i] & PUNCT:
+            add(_qualified(words, i), _scaled(words, i), "NUM")  # "some 900" the tagger missed
+    for first, last in _noun_chunks(r):
         add(first, last, "NP")
-    for i in range(len(rows)):
-        dep, pos = rows["dep"][i], rows["pos"][i]
-        left, right = int(rows["left"][i]), int(rows["right"][i])
+    for i in range(r.n):
+        dep, pos = r.dep[i], r.pos[i]
+        left, right = r.left[i], r.right[i]
         if dep in _PREP_DEPS:
             add(left, right, "PP")
         elif pos in _VERBAL and dep in _CLAUSE_DEPS:
             add(left, right, "CLAUSE")
-            cut = _core(rows, i)
+            cut = _core(r, i)
             if cut < right:  # without the clauses and lists hung after it
                 add(left, cut, "CLAUSE")
-            objects = [j for j in range(i + 1, right + 1) if rows["head"][j] == i
-                       and rows["dep"][j] in _OBJECT_DEPS]
+            objects = [j for j in range(i + 1, right + 1) if r.head[j] == i
+                       and r.dep[j] in _OBJECT_DEPS]
             if objects:  # "provide assistance to government forces": the verb and what follows
                 add(i, right, "VP")
-                core = _core(rows, i, _VP_TAIL)
+                core = _core(r, i, _VP_TAIL)
                 if core < right:  # ... without the purpose or clause after it
                     add(i, core, "VP")
         elif pos in _NOMINAL and dep in _NOUN_DEPS:
             add(left, right, "NP")
-            cut = _core(rows, i)
+            cut = _core(r, i)
             if cut < right:  # "a loose alliance of Iran-backed groups" (angered by ...)
                 add(left, cut, "NP")
         elif dep in _MOD_DEPS and not pos in _NOMINAL:
@@ -116,25 +130,27 @@ def candidates(rows: np.ndarray, text: str) -> list[Span]:
     return out
 
 
-def _entities(rows: np.ndarray) -> list[tuple[int, int, int]]:
+def _entities(r: _Rows) -> list[tuple[int, int, int]]:
     out = []
-    n = len(rows)
-    for i in np.flatnonzero(rows["flags"] & ENT_BEGIN):
-        label, j = rows["ent"][i], int(i)
-        while j + 1 < n and rows["ent"][j + 1] == label and not rows["flags"][j + 1] & ENT_BEGIN:
+    for i in range(r.n):
+        if not r.flags[i] & ENT_BEGIN:
+            continue
+        label, j = r.ent[i], i
+        while j + 1 < r.n and r.ent[j + 1] == label and not r.flags[j + 1] & ENT_BEGIN:
             j += 1
-        out.append((int(i), j, int(label)))
+        out.append((i, j, label))
     return out
 
 
-def _noun_chunks(rows: np.ndarray) -> list[tuple[int, int]]:
+def _noun_chunks(r: _Rows) -> list[tuple[int, int]]:
     out = []
-    n = len(rows)
-    for i in np.flatnonzero(rows["flags"] & NP_BEGIN):
-        j = int(i)
-        while j + 1 < n and rows["flags"][j + 1] & NP_INSIDE and not rows["flags"][j + 1] & NP_BEGIN:
+    for i in range(r.n):
+        if not r.flags[i] & NP_BEGIN:
+            continue
+        j = i
+        while j + 1 < r.n and r.flags[j + 1] & NP_INSIDE and not r.flags[j + 1] & NP_BEGIN:
             j += 1
-        out.append((int(i), j))
+        out.append((i, j))
     return out
 
 
@@ -156,38 +172,38 @@ def _scaled(words: list[str], last: int) -> int:
     return last
 
 
-def _trim(rows: np.ndarray, words: list[str], first: int, last: int) -> tuple[int, int]:
+def _trim(r: _Rows, words: list[str], first: int, last: int) -> tuple[int, int]:
     """No leading conjunction or punctuation; no trailing conjunction, preposition, article,
     punctuation or possessive ("Iraq's" -> "Iraq")."""
-    while first <= last and rows["pos"][first] in _TRIM_START:
+    while first <= last and r.pos[first] in _TRIM_START:
         first += 1
-    while last >= first and (rows["pos"][last] in _TRIM_END or words[last] in _POSSESSIVE):
+    while last >= first and (r.pos[last] in _TRIM_END or words[last] in _POSSESSIVE):
         if words[last] in ("%",):
             break
         last -= 1
     return first, last
 
 
-def _whole_words(rows: np.ndarray, text: str, first: int, last: int) -> tuple[int, int]:
+def _whole_words(r: _Rows, text: str, first: int, last: int) -> tuple[int, int]:
     """Widen to whole words: the tokenizer splits "re-emergence" into three tokens."""
     if first > last:
         return first, last
-    while first > 0 and rows["start"][first] == rows["end"][first - 1] and (
-            text[rows["start"][first] - 1] == "-" or text[rows["start"][first]] == "-"):
+    while first > 0 and r.start[first] == r.end[first - 1] and (
+            text[r.start[first] - 1] == "-" or text[r.start[first]] == "-"):
         first -= 1
-    while last + 1 < len(rows) and rows["end"][last] == rows["start"][last + 1] and (
-            text[rows["end"][last]] == "-" or text[rows["end"][last] - 1] == "-"):
+    while last + 1 < r.n and r.end[last] == r.start[last + 1] and (
+            text[r.end[last]] == "-" or text[r.end[last] - 1] == "-"):
         last += 1
     return first, last
 
 
-def _core(rows: np.ndarray, head: int, tail: frozenset[int] | None = None) -> int:
+def _core(r: _Rows, head: int, tail: frozenset[int] | None = None) -> int:
     """The last token of a phrase without what follows its first comma, clause or conjunct."""
-    right = int(rows["right"][head])
+    right = r.right[head]
     tail = tail or _TAIL_DEPS
     for j in range(head + 1, right + 1):
-        if rows["dep"][j] in tail or (rows["head"][j] == head and rows["flags"][j] & PUNCT):
-            return int(rows["left"][j]) - 1
+        if r.dep[j] in tail or (r.head[j] == head and r.flags[j] & PUNCT):
+            return r.left[j] - 1
     return right
 
 
@@ -196,10 +212,10 @@ _TAIL_DEPS = frozenset(_D[d] for d in ("advcl", "conj", "cc", "parataxis", "ccom
 _VP_TAIL = _TAIL_DEPS | {_D["xcomp"]}
 
 
-def _root(rows: np.ndarray, first: int, last: int) -> int:
+def _root(r: _Rows, first: int, last: int) -> int:
     """The span's token whose head lies outside it (the first such, if several)."""
     for i in range(first, last + 1):
-        h = int(rows["head"][i])
+        h = r.head[i]
         if h < first or h > last or h == i:
             return i
     return first
