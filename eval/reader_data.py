@@ -156,30 +156,25 @@ def gold_kinds(examples: Iterable[Example], label: Callable[[str, list[str]], bo
 
 def span_scores(model, examples: Sequence[Example], sentences: int, cache: TextCache | None = None):
     """The span model's scores of each example's first ``sentences`` evidence sentences (None
-    for the rest), computed once per (question, sentence) and cached."""
-    from service.reader.span_model import SentenceScores
+    for the rest), read together as the service reads them, and cached per such batch."""
+    # The int8 model's scores move with the other sentences in its batch (its activations are
+    # quantised per call), so the cache keeps whole batches: the question and the sentences
+    # read together, in their order.
+    batches = [(ex.question.text, [s.text for s in ex.sentences[:sentences]]) for ex in examples]
+    keys = ["\x00".join([q, *texts]) for q, texts in batches]
 
-    pairs = [(ex.question.text, s.text) for ex in examples for s in ex.sentences[:sentences]]
-    keys = [f"{q}\x00{s}" for q, s in pairs]
-
-    def compute(missing: list[str]) -> list[SentenceScores]:
+    def compute(missing: list[str]) -> list[list]:
         out = []
-        by_question: dict[str, list[str]] = {}
-        for key in missing:
-            q, s = key.split("\x00", 1)
-            by_question.setdefault(q, []).append(s)
-        found = {}
-        for q, sents in by_question.items():
-            for s, sc in zip(sents, model.score(q, sents), strict=True):
-                found[f"{q}\x00{s}"] = sc
-        out = [found[k] for k in missing]
+        for done, key in enumerate(missing):
+            if done and done % 1000 == 0:
+                print(f"span model: {done}/{len(missing)} questions read", flush=True)
+            q, *texts = key.split("\x00")
+            out.append(model.score(q, texts) if texts else [])
         return out
 
-    # The int8 model's scores move with the other sentences in its batch, so scores read
-    # together with a different number of sentences are a different cache.
-    cache = cache or TextCache(f"span-{model.meta['sha256'][:12]}-{sentences}", compute)
+    cache = cache or TextCache(f"span-batches-{model.meta['sha256'][:12]}-{sentences}", compute)
     cache.compute = compute
-    scores = iter(cache.get(keys))
+    scores = cache.get(keys)
     cache.save()
-    return [[next(scores) for _ in ex.sentences[:sentences]] + [None] * max(0, len(ex.sentences) - sentences)
-            for ex in examples]
+    return [list(read) + [None] * max(0, len(ex.sentences) - sentences)
+            for ex, read in zip(examples, scores, strict=True)]

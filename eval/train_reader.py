@@ -6,23 +6,27 @@
 Fits, in order (each on data the next one's figures never saw):
 1. the answer-type model on SQuAD subset training questions and our written training questions
    (their gold answers typed by the candidate kind that equals them);
-2. the candidate ranker (LambdaRank trees over each question's candidates; ``--ranker linear``:
+2. the sentence order (which evidence sentences are read first) on the news training questions:
+   does a sentence hold a right candidate? The news questions' evidence is put in the order of
+   models that did not see their article, every other question's in the final model's;
+3. the candidate ranker (LambdaRank trees over each question's candidates; ``--ranker linear``:
    a conditional logit) on SQuAD subset dev questions (which the span model never saw) and the
    news training questions, with the shipped span model's scores (``python -m
    eval.train_span_reader`` first);
-3. the confidence calibrator on the news training questions' out-of-fold choices.
+4. the confidence calibrator on the news training questions' out-of-fold choices.
 
 News questions are asked through the service's own retrieval over real indexes: the seed
 article (built here) and the RealTime QA corpus (``--rtqa-index``; built if missing, ~25 min).
 Held-out questions (eval/written/README.md) never train anything; the report gives their
 figures, and cross-validated figures (folds by article) for the rest, RealTime QA dev included.
-Writes service/reader/models/{answer_types,ranker,calibrator}.{npz,json} and
+Writes service/reader/models/{answer_types,sentence_order,ranker,calibrator}.{npz,json} and
 eval/out/train_reader.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -38,12 +42,14 @@ from eval.reader_data import Example, Reading, gold_kinds, span_scores, squad_ex
 from eval.written import Written, corpus_by_url, rtqa_questions, seed_questions
 from service.reader import models
 from service.reader.features import FEATURES
+from service.reader.order import ORDER_FEATURES, read_order, sentence_features
 from service.reader.ranker import CALIBRATION_FEATURES
-from service.reader.spans import KINDS
+from service.reader.spans import KINDS, candidates
 
 TYPE_C = 1.0  # inverse L2 strength of the type model (chosen by CV: 0.1 / 1 / 10 within 1 point)
 RANKER_L2 = 1e-4  # per-question ridge of the linear ranker (1e-5 .. 1e-3 gave the same choices)
 CALIBRATOR_C = 1.0
+ORDER_C = 1.0  # inverse L2 strength of the sentence order (nine features, hundreds of questions)
 SPAN_SENTENCES = 6  # sentences the span model reads per question (see the report's timing note)
 FOLDS = 5
 
@@ -164,15 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     dev_kinds = [(p, k) for p, (_, k) in zip(types.probs(squad_dev), gold_kinds(squad_dev, labelled),
                                              strict=True) if k is not None]
 
-    # 2. ranker
+    # 2. sentence order
+    news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
+    order, rank_train, order_report = _fit_order(rank_train, type_probs, news_rows, args)
+    held = _reorder(held, types.probs(held), order.logits)
+
+    # 3. ranker
     span = SpanModel.load()
     n_span = min(1, args.span_sentences) if args.quick else args.span_sentences
     cands = fit.candidate_matrix(rank_train, type_probs, span_scores(span, rank_train, n_span))
-    news_rows = [i for i, e in enumerate(rank_train) if e.origin != "squad"]
     logits = _news_out_of_fold(cands, rank_train, news_rows, args)
     ranker = _fit_ranker(cands, slice(None), args)
 
-    # 3. calibrator, on the news questions' out-of-fold choices
+    # 4. calibrator, on the news questions' out-of-fold choices
     choices = fit.choose(cands, logits, rank_train)
     news_choices = [choices[i] for i in news_rows]
     news_examples_ = [rank_train[i] for i in news_rows]
@@ -193,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         # Out of fold, at the threshold fitted on these same out-of-fold confidences (one
         # parameter); the held-out figures use it on questions that fitted nothing.
+        "sentence_order": order_report,
         "abstain_below": round(threshold, 4),
         "cross_validated": _by_origin(news_choices, news_examples_, conf, threshold),
         "cross_validated_at_0.5": _by_origin(news_choices, news_examples_, conf, 0.5),
@@ -202,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "ranker": args.ranker,
         "seconds": round(time.time() - t0),
     }
-    _save(args, types, ranker, calibrator, report, n_span, threshold)
+    _save(args, types, order, ranker, calibrator, report, n_span, threshold)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
@@ -224,6 +235,64 @@ def _type_probs(examples: list[Example], types: fit.TypeFit, squad_typed, args) 
         f = fit.fit_types([e for e, _ in pairs], [k for _, k in pairs], TYPE_C)
         probs[[news[j] for j in test]] = f.probs([examples[news[j]] for j in test])
     return probs
+
+
+def _order_data(examples: Sequence[Example], probs: np.ndarray):
+    """Per example: its sentences' order features, whether each holds a right candidate, and
+    each one's candidates."""
+    out = []
+    for ex, p in zip(examples, probs, strict=True):
+        spans = [candidates(s.tokens, s.text) for s in ex.sentences]
+        holds = np.array([bool(ex.answers) and any(
+            fit.label(s.text[c.start : c.end], ex.answers) is True for c in found)
+            for s, found in zip(ex.sentences, spans, strict=True)], dtype=bool)
+        out.append((sentence_features(ex.question, p, ex.sentences, spans), holds, spans))
+    return out
+
+
+def _reorder(examples: Sequence[Example], probs: np.ndarray, logits) -> list[Example]:
+    """The examples with their evidence in the order ``logits`` (a fitted order's) gives it."""
+    data = _order_data(examples, probs)
+    return [dataclasses.replace(ex, sentences=[ex.sentences[i] for i in read_order(logits(x), spans)])
+            for ex, (x, _, spans) in zip(examples, data, strict=True)]
+
+
+def _fit_order(examples: list[Example], probs: np.ndarray, news: list[int], args):
+    """The sentence order, fitted on the news questions whose evidence holds a right answer;
+    the examples reordered (news out of fold); and how often the first k sentences hold the
+    answer, out of fold, against retrieval's order."""
+    data = _order_data(examples, probs)
+    usable = [i for i in news if data[i][1].any()]
+    if not usable:
+        raise SystemExit("No news training question has a right answer among its candidates: "
+                         "nothing to fit the sentence order on.")
+
+    def fit_on(rows):
+        x = np.vstack([data[i][0] for i in rows])
+        y = np.concatenate([data[i][1] for i in rows])
+        return fit.fit_linear(x, y.astype(int), ORDER_C)
+
+    final = fit_on(usable)
+    places = {i: read_order(final.logits(data[i][0]), data[i][2]) for i in range(len(examples))}
+    groups = [examples[i].group for i in news]
+    folds = min(2 if args.quick else FOLDS, len(set(groups)))
+    if folds >= 2:
+        for train, test in GroupKFold(folds).split(news, groups=groups):
+            rows = [news[j] for j in train if data[news[j]][1].any()]
+            part = fit_on(rows) if rows else final
+            for j in test:
+                places[news[j]] = read_order(part.logits(data[news[j]][0]), data[news[j]][2])
+    reordered = [dataclasses.replace(ex, sentences=[ex.sentences[k] for k in places[i]])
+                 for i, ex in enumerate(examples)]
+
+    def holds_within(k: int, learned: bool) -> float:
+        hit = [data[i][1][places[i][:k]].any() if learned else data[i][1][:k].any() for i in usable]
+        return round(float(np.mean(hit)), 4)
+
+    report = {"questions": len(usable), "features": list(ORDER_FEATURES),
+              "answer_in_first_k_out_of_fold": {k: holds_within(k, True) for k in (1, 2, 3, 4, 6)},
+              "answer_in_first_k_retrieval_order": {k: holds_within(k, False) for k in (1, 2, 3, 4, 6)}}
+    return final, reordered, report
 
 
 def _news_out_of_fold(cands: fit.Candidates, examples: list[Example], news: list[int], args) -> np.ndarray:
@@ -273,10 +342,11 @@ def _squad_dev_label(args) -> str:
     return "all" if args.squad_dev is None else f"first {args.squad_dev}"
 
 
-def _save(args, types: fit.TypeFit, ranker: fit.TreeFit | fit.LinearFit, calibrator: fit.LinearFit, report: dict,
-          n_span: int, threshold: float) -> None:
+def _save(args, types: fit.TypeFit, order: fit.LinearFit, ranker: fit.TreeFit | fit.LinearFit,
+          calibrator: fit.LinearFit, report: dict, n_span: int, threshold: float) -> None:
     trained_on = {
         "answer_types": "squad_subset train + written training questions (eval/written)",
+        "sentence_order": "news training questions whose evidence holds a right answer",
         "ranker": f"squad_subset dev ({_squad_dev_label(args)}) + written training questions, RealTime QA dev",
         "calibrator": "out-of-fold choices on the news training questions",
     }
@@ -285,6 +355,9 @@ def _save(args, types: fit.TypeFit, ranker: fit.TreeFit | fit.LinearFit, calibra
     models.save("answer_types", {"dense": types.dense, "sparse": types.sparse, "bias": types.bias},
                 {**common, "kinds": list(KINDS), "vocabulary": types.vocabulary,
                  "trained_on": trained_on["answer_types"]}, args.out)
+    models.save("sentence_order", order.arrays(), {**common, "features": list(ORDER_FEATURES),
+                                                   "trained_on": trained_on["sentence_order"]},
+                args.out)
     models.save("ranker", ranker.arrays(), {**common, "features": list(FEATURES), "model": args.ranker,
                                             "span_sentences": n_span, "trained_on": trained_on["ranker"]},
                 args.out)

@@ -12,12 +12,13 @@ import pytest
 from index.errors import ModelLoadError
 from service.reader import models
 from service.reader.features import FEATURES
+from service.reader.order import ORDER_FEATURES, SentenceOrder
 from service.reader.ranker import CALIBRATION_FEATURES, Calibrator, Ranker
 from service.reader.span_model import SpanModel
 from service.reader.spans import KINDS
 from service.reader.types import TypeModel
 
-NAMES = ("answer_types", "ranker", "calibrator")
+NAMES = ("answer_types", "sentence_order", "ranker", "calibrator")
 
 
 def test_every_model_is_shipped_described_and_checked():
@@ -27,6 +28,7 @@ def test_every_model_is_shipped_described_and_checked():
         assert meta["trained_on"] and meta["command"].startswith("python -m eval.train_reader")
         assert not meta["quick"], "the shipped models come from a full training run"
     assert tuple(TypeModel.load().meta["kinds"]) == KINDS
+    assert tuple(SentenceOrder.load().meta["features"]) == ORDER_FEATURES
     assert tuple(Ranker.load().meta["features"]) == FEATURES
     assert tuple(Calibrator.load().meta["features"]) == CALIBRATION_FEATURES
     span = SpanModel.load()

@@ -15,6 +15,7 @@ from eval.reader_data import SQUAD_DIR, Example
 from eval.reader_fit import Choice, fit_threshold
 from service.reader import models
 from service.reader.evidence import Question
+from service.reader.order import SentenceOrder
 from service.reader.ranker import Calibrator, Ranker
 from service.reader.span_model import SpanModel
 from service.reader.types import TypeModel
@@ -38,9 +39,11 @@ def test_train_reader_quick_writes_models_the_service_loads(tmp_path):
     _run("eval.train_reader", "--quick", "--out", str(tmp_path), "--report", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["cross_validated"]["seed"]["questions"] > 0
+    assert report["sentence_order"]["questions"] > 0
     models.load.cache_clear()
     try:
         types = TypeModel(models.load("answer_types", tmp_path))
+        SentenceOrder(models.load("sentence_order", tmp_path))
         Ranker(models.load("ranker", tmp_path))
         calibrator = Calibrator(models.load("calibrator", tmp_path))
     finally:

@@ -1,10 +1,10 @@
 """The default reader: every candidate span of the evidence scored by fitted models.
 
-The answer-type model says which kinds of span the question wants, the span model reads the
-best sentences with the question, the ranker weighs those opinions with the evidence's other
-features, and the calibrator says how likely the best candidate is to be right. Nothing here
-is hand-set: the weights are the shipped, hash-checked files ``python -m eval.train_reader``
-fitted (``models.py``).
+The answer-type model says which kinds of span the question wants, the sentence-order model
+which sentences to read first, the span model reads the first of them with the question, the
+ranker weighs those opinions with the evidence's other features, and the calibrator says how
+likely the best candidate is to be right. Nothing here is hand-set: the weights are the
+shipped, hash-checked files ``python -m eval.train_reader`` fitted (``models.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from service.conflicts import value_tokens
 from service.reader.base import Found, Reading, answer_type
 from service.reader.evidence import Question, Sentence
 from service.reader.features import featurize
+from service.reader.order import SentenceOrder
 from service.reader.ranker import Calibrator, Ranker, answer_groups, standing
 from service.reader.span_model import SpanModel
-from service.reader.spans import KINDS
+from service.reader.spans import KINDS, candidates
 from service.reader.types import TypeModel
 
 
@@ -34,8 +35,9 @@ class ExtractiveReader:
     name = "extractive"
 
     def __init__(self, types: TypeModel, span: SpanModel | None, ranker: Ranker,
-                 calibrator: Calibrator) -> None:
+                 calibrator: Calibrator, order: SentenceOrder | None = None) -> None:
         self.types = types
+        self.order = order  # None: retrieval's order
         self.span = span
         self.ranker = ranker
         self.calibrator = calibrator
@@ -46,7 +48,7 @@ class ExtractiveReader:
     def load(cls, threads: int = 1) -> ExtractiveReader:
         """The shipped models; ``threads``: the span model's, for one question."""
         return cls(TypeModel.load(), SpanModel.load(threads=threads), Ranker.load(),
-                   Calibrator.load())
+                   Calibrator.load(), SentenceOrder.load())
 
     def warm_up(self) -> None:
         if self.span is not None:
@@ -55,11 +57,16 @@ class ExtractiveReader:
     def read(self, question: Question, sentences: Sequence[Sentence]) -> Reading:
         probs = self.types.probs(question)
         expected = answer_type(KINDS[int(np.argmax(probs))])
+        spans = [candidates(s.tokens, s.text) for s in sentences]
+        # ``sentences`` from here on in the order they are read; ``place`` maps back to the caller's
+        place = (self.order.order(question, probs, sentences, spans) if self.order is not None
+                 else list(range(len(sentences))))
+        sentences, spans = [sentences[i] for i in place], [spans[i] for i in place]
         scores = None
         if self.span_sentences:
             read = [s.text for s in sentences[: self.span_sentences]]
             scores = self.span.score(question.text, read) + [None] * (len(sentences) - len(read))
-        x, which = featurize(question, probs, sentences, scores)
+        x, which = featurize(question, probs, sentences, scores, spans)
         if not which:
             return Reading(expected_type=expected, abstain_below=self.calibrator.abstain_below,
                            reason=f"No {expected} answer found in the closest sentences."
@@ -81,7 +88,7 @@ class ExtractiveReader:
             conf = confidence if r == top else (
                 self.calibrator.confidence(standing(logits, groups, int(r), x, len(sentences)))
                 if len(found) < RIVALS else 0.0)
-            found.append(Found(si, span.start, span.end, texts[r], KINDS[span.kind],
+            found.append(Found(place[si], span.start, span.end, texts[r], KINDS[span.kind],
                                float(logits[r]), conf))
         return Reading(found, confidence, expected, abstain_below=self.calibrator.abstain_below)
 

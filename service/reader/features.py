@@ -61,11 +61,13 @@ _LEN_COL = np.array([_INDEX[f"len={b}"] for _, b in _LEN_BINS])
 def featurize(
     question: Question, kind_probs: np.ndarray, sentences: Sequence[Sentence],
     span_scores: Sequence[SentenceScores | None] | None = None,
+    known: Sequence[list[Span]] | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, Span]]]:
     """A row of ``FEATURES`` per candidate of ``sentences`` (in order), and which candidate each
     row is: (index into ``sentences``, span). ``span_scores`` are the span model's scores of
-    the sentences it read (None for one it did not). Vectorised per sentence: a question reads
-    hundreds of candidates."""
+    the sentences it read (None for one it did not); ``known``: each sentence's candidates, when
+    the caller has them already. Vectorised per sentence: a question reads hundreds of
+    candidates."""
     blocks: list[np.ndarray] = []
     which: list[tuple[int, Span]] = []
     if not sentences:
@@ -75,23 +77,23 @@ def featurize(
     qkeys, qweights = qkeys[order], np.fromiter(question.keys.values(), np.float64, len(qkeys))[order]
     total = question.weight
     best_dense = max(s.dense for s in sentences)
-    coverage = [_coverage(s.tokens, question) for s in sentences]
-    best_cov = max(coverage)
+    covered = [coverage(s.tokens, question) for s in sentences]
+    best_cov = max(covered)
     # The question's words no evidence sentence holds ("British" troops): weighs on confidence.
     held = set().union(*({int(k) for k in s.tokens["key"]} for s in sentences))
     absent = sum(w for k, w in question.keys.items() if k not in held) / total
     wh = question.wh if question.wh in WH_CLASSES else ""
     logp = np.log(kind_probs + 1e-4)
     for si, sent in enumerate(sentences):
-        spans = candidates(sent.tokens, sent.text)
+        spans = candidates(sent.tokens, sent.text) if known is None else known[si]
         if not spans:
             continue
         x = _sentence_block(sent.tokens, spans, qkeys, qweights, total)
         x[:, _INDEX["dense"]] = sent.dense
         x[:, _INDEX["dense_gap"]] = best_dense - sent.dense
         x[:, _INDEX["chunk"]] = sent.chunk_score
-        x[:, _INDEX["cov"]] = coverage[si]
-        x[:, _INDEX["cov_gap"]] = best_cov - coverage[si]
+        x[:, _INDEX["cov"]] = covered[si]
+        x[:, _INDEX["cov_gap"]] = best_cov - covered[si]
         x[:, _INDEX["sent_rank_recip"]] = 1.0 / (1 + si)
         x[:, _INDEX[f"rank={si}" if si < 3 else "rank=3+"]] = 1.0
         x[:, _INDEX["q_absent"]] = absent
@@ -226,7 +228,7 @@ def _span_features(x: np.ndarray, which: list[tuple[int, Span]], sentences: Sequ
     x[scored & (scores == overall), _INDEX["span_best_overall"]] = 1.0
 
 
-def _coverage(tok: np.ndarray, question: Question) -> float:
+def coverage(tok: np.ndarray, question: Question) -> float:
     """The idf-weighted share of the question's words that the sentence holds."""
     present = set(int(k) for k in tok["key"]) & question.keys.keys()
     return sum(question.keys[k] for k in present) / question.weight
