@@ -4,11 +4,12 @@
     python -m eval.train_span_reader --limit 64 --epochs 1 --out /tmp/span   # a smoke run
 
 Data: the SQuAD subset in ../shared/datasets/squad_subset (each answer's sentence, and for each
-question one other sentence of its paragraph that does not answer it) and the training part of
-our written questions (eval/written/README.md: held-out questions never train). Each example is
-one question with one sentence, as the service asks it. The encoder starts from the packaged
-all-MiniLM-L6-v2; the result is exported to ONNX, quantised to int8 and checked against the
-torch model before it is written with its sha256 and figures (service/reader/models/).
+question one other sentence of its paragraph that does not answer it, or ``--negatives N``) and
+the training part of our written questions (eval/written/README.md: held-out questions never
+train). Each example is one question with one sentence, as the service asks it. The encoder
+starts from the packaged all-MiniLM-L6-v2; the result is exported to ONNX, quantised to int8
+and checked against the torch model before it is written with its sha256 and figures
+(service/reader/models/).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return list(sentence_spans(text))
 
 
-def squad_pairs(split: str, limit: int | None, rng: random.Random) -> list[tuple[str, str, tuple[int, int] | None]]:
-    """(question, sentence, answer span in the sentence or None) from SQuAD."""
+def squad_pairs(split: str, limit: int | None, rng: random.Random,
+                negatives: int = 1) -> list[tuple[str, str, tuple[int, int] | None]]:
+    """(question, sentence, answer span in the sentence or None) from SQuAD: each answer's
+    sentence, and ``negatives`` other sentences of its paragraph (as many as it has)."""
     out = []
     for r in _read_squad(split)[:limit]:
         ctx = r["context"]
@@ -53,9 +56,9 @@ def squad_pairs(split: str, limit: int | None, rng: random.Random) -> list[tuple
             continue  # the answer crosses a sentence boundary
         out.append((r["question"], ctx[home[0] : home[1]], (s0 - home[0], s1 - home[0])))
         others = [s for s in spans if s != home]
-        if others:
-            a, b = rng.choice(others)
-            out.append((r["question"], ctx[a:b], None))
+        picked = [rng.choice(others)] if negatives == 1 and others else rng.sample(
+            others, min(negatives, len(others)))
+        out += [(r["question"], ctx[a:b], None) for a, b in picked]
     return out
 
 
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     parser.add_argument("--no-written", action="store_true", help="SQuAD only.")
+    parser.add_argument("--negatives", type=int, default=1, metavar="N",
+                        help="Sentences of the paragraph that do not answer, per SQuAD question.")
     args = parser.parse_args(argv)
 
     import torch
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = Tokenizer.from_file(default_paths()[1])
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    train_pairs = squad_pairs("train", args.limit, rng)
+    train_pairs = squad_pairs("train", args.limit, rng, args.negatives)
     if not args.no_written:
         train_pairs += written_pairs(rng)
     dev_pairs = squad_pairs("dev", (args.limit // 2) if args.limit else 3000, random.Random(SEED + 1))
