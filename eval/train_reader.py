@@ -253,8 +253,13 @@ def _order_data(examples: Sequence[Example], probs: np.ndarray):
 def _reorder(examples: Sequence[Example], probs: np.ndarray, logits) -> list[Example]:
     """The examples with their evidence in the order ``logits`` (a fitted order's) gives it."""
     data = _order_data(examples, probs)
-    return [dataclasses.replace(ex, sentences=[ex.sentences[i] for i in read_order(logits(x), spans)])
+    return [_in_order(ex, read_order(logits(x), spans))
             for ex, (x, _, spans) in zip(examples, data, strict=True)]
+
+
+def _in_order(ex: Example, place: list[int]) -> Example:
+    """``ex`` with its evidence in the order ``place`` gives (indices into its sentences)."""
+    return dataclasses.replace(ex, sentences=[ex.sentences[k] for k in place])
 
 
 def _fit_order(examples: list[Example], probs: np.ndarray, news: list[int], args):
@@ -282,8 +287,7 @@ def _fit_order(examples: list[Example], probs: np.ndarray, news: list[int], args
             part = fit_on(rows) if rows else final
             for j in test:
                 places[news[j]] = read_order(part.logits(data[news[j]][0]), data[news[j]][2])
-    reordered = [dataclasses.replace(ex, sentences=[ex.sentences[k] for k in places[i]])
-                 for i, ex in enumerate(examples)]
+    reordered = [_in_order(ex, places[i]) for i, ex in enumerate(examples)]
 
     def holds_within(k: int, learned: bool) -> float:
         hit = [data[i][1][places[i][:k]].any() if learned else data[i][1][:k].any() for i in usable]

@@ -73,8 +73,8 @@ def featurize(
     if not sentences:
         return np.zeros((0, len(FEATURES)), np.float32), which
     qkeys = np.fromiter(question.keys, dtype=np.uint32, count=len(question.keys))
-    order = np.argsort(qkeys)
-    qkeys, qweights = qkeys[order], np.fromiter(question.keys.values(), np.float64, len(qkeys))[order]
+    by_key = np.argsort(qkeys)
+    qkeys, qweights = qkeys[by_key], np.fromiter(question.keys.values(), np.float64, len(qkeys))[by_key]
     total = question.weight
     best_dense = max(s.dense for s in sentences)
     covered = [coverage(s.tokens, question) for s in sentences]
