@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _NUMBER_WORDS = {
@@ -32,6 +33,9 @@ _SAME_PLACE = {
 }
 
 
+# The reader keys every candidate of a question by its value (hundreds a question), and the same
+# evidence sentences come back question after question: a string's value is worked out once.
+@lru_cache(maxsize=1 << 16)
 def value_tokens(text: str) -> tuple[str, ...]:
     """The words that carry an answer's value: lower-cased, thousands commas and fillers dropped,
     number words as digits, a few country names unified.

@@ -15,6 +15,7 @@ from index.lexical import CorpusStats, LexicalIndex
 from index.store import Snapshot
 from index.vectors import VectorIndex
 from service.reader.evidence import Question, Sentence
+from service.reader.features import coverage
 
 RRF_K = 60  # the constant from Cormack et al.; damps the head of each list
 # Evidence the reader reads, chosen for recall (measured on our written RealTime QA questions:
@@ -131,10 +132,9 @@ def evidence(snap: Snapshot, question: Question, hits: list[ChunkHit]) -> list[S
         return []
     rows = np.fromiter(relative, dtype=np.int64, count=len(relative))
     dense = snap.sent_vectors[rows] @ question.vector
-    keys = np.fromiter(question.keys, dtype=np.uint32, count=len(question.keys))
-    coverage = [_coverage(snap.tokens(int(r)), keys, question) for r in rows]
+    covered = [coverage(snap.tokens(int(r)), question) for r in rows]
     by_dense = np.argsort(-dense, kind="stable")[:BY_DENSE]
-    by_cover = sorted(range(len(rows)), key=lambda i: (-coverage[i], -dense[i]))[:BY_COVERAGE]
+    by_cover = sorted(range(len(rows)), key=lambda i: (-covered[i], -dense[i]))[:BY_COVERAGE]
     chosen = list(dict.fromkeys([*by_dense.tolist(), *by_cover]))
     out = []
     for i in chosen:
@@ -143,11 +143,6 @@ def evidence(snap: Snapshot, question: Question, hits: list[ChunkHit]) -> list[S
         out.append(Sentence(row, snap.sentence_text(row), snap.tokens(row), float(dense[i]),
                             relative[row], doc.published))
     return out
-
-
-def _coverage(tokens: np.ndarray, keys: np.ndarray, question: Question) -> float:
-    present = np.intersect1d(tokens["key"], keys)
-    return sum(question.keys[int(k)] for k in present) / question.weight
 
 
 def _lexical(snapshot: Snapshot, base: LexicalIndex | None, stats: CorpusStats | None) -> LexicalIndex:

@@ -10,10 +10,11 @@ from index.annotations import annotate
 from service.reader import models
 from service.reader.evidence import Question, Sentence
 from service.reader.extractive import ExtractiveReader
+from service.reader.features import FEATURES, coverage
 from service.reader.order import NAME, ORDER_FEATURES, SentenceOrder, read_order
 from service.reader.ranker import Calibrator, Ranker
 from service.reader.span_model import SpanModel
-from service.reader.spans import Span
+from service.reader.spans import Span, candidates
 from service.reader.types import TypeModel
 
 TROOPS = "Washington has 2,500 soldiers in Iraq and some 900 troops in Syria."
@@ -57,3 +58,30 @@ def test_the_reader_cites_the_callers_sentences_whatever_order_it_reads_them_in(
             assert sentences[found.sentence].text[found.start : found.end] == found.text
     # read last, the troops sentence is still the one "2,500" is cited from
     assert any(f.sentence == 0 and f.text == "2,500" for f in backwards.candidates)
+
+
+@pytest.mark.integration
+def test_each_candidate_is_weighed_with_its_own_sentences_coverage_whatever_the_order(nlp, tmp_path):
+    texts = [TROOPS, *OTHER]
+    sentences = [Sentence(i, t, rows, 0.6 - 0.1 * i)
+                 for i, (t, rows) in enumerate(zip(texts, annotate(nlp, texts), strict=True))]
+    question = Question.of("How many troops in Iraq, and did the talks in Baghdad resume on Sunday "
+                           "after officials said the commission met?", np.zeros(384, np.float32),
+                           lambda s: 1.0)
+    own = [coverage(s.tokens, question) for s in sentences]
+    assert len(set(own)) == len(own)  # else a mix-up could not show
+    ranker, seen = Ranker.load(), []
+    weigh = ranker.logits
+    ranker.logits = lambda x: seen.append(x.copy()) or weigh(x)
+    order = _order_that_reads_backwards(tmp_path)
+    reading = ExtractiveReader(TypeModel.load(), SpanModel.load(), ranker, Calibrator.load(),
+                               order).read(question, sentences)
+    assert reading.candidates and len(seen) == 1
+    x = seen[0]
+    read_at = np.rint(1 / x[:, FEATURES.index("sent_rank_recip")] - 1).astype(int)
+    assert read_at.max() > 0  # several sentences hold candidates
+    place = order.order(question, TypeModel.load().probs(question), sentences,
+                        [candidates(s.tokens, s.text) for s in sentences])
+    assert place[0] != 0  # it does read them in another order than the caller's
+    expected = np.array([own[place[r]] for r in read_at], np.float32)
+    assert np.array_equal(x[:, FEATURES.index("cov")], expected)

@@ -16,7 +16,7 @@ import numpy as np
 from service.conflicts import value_tokens
 from service.reader.base import Found, Reading, answer_type
 from service.reader.evidence import Question, Sentence
-from service.reader.features import featurize
+from service.reader.features import coverage, featurize
 from service.reader.order import SentenceOrder
 from service.reader.ranker import Calibrator, Ranker, answer_groups, standing
 from service.reader.span_model import SpanModel
@@ -58,15 +58,17 @@ class ExtractiveReader:
         probs = self.types.probs(question)
         expected = answer_type(KINDS[int(np.argmax(probs))])
         spans = [candidates(s.tokens, s.text) for s in sentences]
+        covered = [coverage(s.tokens, question) for s in sentences]
         # ``sentences`` from here on in the order they are read; ``place`` maps back to the caller's
-        place = (self.order.order(question, probs, sentences, spans) if self.order is not None
-                 else list(range(len(sentences))))
-        sentences, spans = [sentences[i] for i in place], [spans[i] for i in place]
+        place = (self.order.order(question, probs, sentences, spans, covered)
+                 if self.order is not None else list(range(len(sentences))))
+        sentences = [sentences[i] for i in place]
+        spans, covered = [spans[i] for i in place], [covered[i] for i in place]
         scores = None
         if self.span_sentences:
             read = [s.text for s in sentences[: self.span_sentences]]
             scores = self.span.score(question.text, read) + [None] * (len(sentences) - len(read))
-        x, which = featurize(question, probs, sentences, scores, spans)
+        x, which = featurize(question, probs, sentences, scores, spans, covered)
         if not which:
             return Reading(expected_type=expected, abstain_below=self.calibrator.abstain_below,
                            reason=f"No {expected} answer found in the closest sentences."

@@ -61,13 +61,13 @@ _LEN_COL = np.array([_INDEX[f"len={b}"] for _, b in _LEN_BINS])
 def featurize(
     question: Question, kind_probs: np.ndarray, sentences: Sequence[Sentence],
     span_scores: Sequence[SentenceScores | None] | None = None,
-    known: Sequence[list[Span]] | None = None,
+    known: Sequence[list[Span]] | None = None, covered: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, Span]]]:
     """A row of ``FEATURES`` per candidate of ``sentences`` (in order), and which candidate each
     row is: (index into ``sentences``, span). ``span_scores`` are the span model's scores of
     the sentences it read (None for one it did not); ``known``: each sentence's candidates, when
-    the caller has them already. Vectorised per sentence: a question reads hundreds of
-    candidates."""
+    the caller has them already, and ``covered``: each sentence's ``coverage``. Vectorised per
+    sentence: a question reads hundreds of candidates."""
     blocks: list[np.ndarray] = []
     which: list[tuple[int, Span]] = []
     if not sentences:
@@ -77,7 +77,8 @@ def featurize(
     qkeys, qweights = qkeys[by_key], np.fromiter(question.keys.values(), np.float64, len(qkeys))[by_key]
     total = question.weight
     best_dense = max(s.dense for s in sentences)
-    covered = [coverage(s.tokens, question) for s in sentences]
+    if covered is None:
+        covered = [coverage(s.tokens, question) for s in sentences]
     best_cov = max(covered)
     # The question's words no evidence sentence holds ("British" troops): weighs on confidence.
     held = set().union(*({int(k) for k in s.tokens["key"]} for s in sentences))
@@ -230,7 +231,8 @@ def _span_features(x: np.ndarray, which: list[tuple[int, Span]], sentences: Sequ
 
 def coverage(tok: np.ndarray, question: Question) -> float:
     """The idf-weighted share of the question's words that the sentence holds."""
-    present = set(int(k) for k in tok["key"]) & question.keys.keys()
-    return sum(question.keys[k] for k in present) / question.weight
+    present = set(tok["key"].tolist()) & question.keys.keys()
+    # Summed in key order, not a set's: retrieval and the reader get the very same float.
+    return sum(question.keys[k] for k in sorted(present)) / question.weight
 
 

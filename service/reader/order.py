@@ -28,14 +28,16 @@ ORDER_FEATURES = ("dense", "dense_gap", "cov", "cov_gap", "chunk", "retrieval_ra
 
 
 def sentence_features(question: Question, kind_probs: np.ndarray, sentences: Sequence[Sentence],
-                      spans: Sequence[Sequence[Span]]) -> np.ndarray:
+                      spans: Sequence[Sequence[Span]],
+                      covered: Sequence[float] | None = None) -> np.ndarray:
     """A row of ``ORDER_FEATURES`` per sentence, in retrieval's order; ``spans``: each
-    sentence's candidates (``spans.candidates``)."""
+    sentence's candidates (``spans.candidates``); ``covered``: each sentence's
+    ``features.coverage``, when the caller has it."""
     x = np.zeros((len(sentences), len(ORDER_FEATURES)))
     if not len(sentences):
         return x
     dense = np.array([s.dense for s in sentences])
-    cov = np.array([coverage(s.tokens, question) for s in sentences])
+    cov = np.array(covered if covered is not None else [coverage(s.tokens, question) for s in sentences])
     x[:, 0], x[:, 1] = dense, dense.max() - dense
     x[:, 2], x[:, 3] = cov, cov.max() - cov
     x[:, 4] = [s.chunk_score for s in sentences]
@@ -62,13 +64,13 @@ class SentenceOrder(Linear):
         return cls(load(NAME))
 
     def order(self, question: Question, kind_probs: np.ndarray, sentences: Sequence[Sentence],
-              spans: Sequence[Sequence[Span]]) -> list[int]:
+              spans: Sequence[Sequence[Span]], covered: Sequence[float] | None = None) -> list[int]:
         """Indices into ``sentences``, most likely to answer first; a sentence without a
         candidate cannot answer, so it comes last (retrieval's order breaks ties)."""
         if not len(sentences):
             return []
-        return read_order(self.logits(sentence_features(question, kind_probs, sentences, spans)),
-                          spans)
+        x = sentence_features(question, kind_probs, sentences, spans, covered)
+        return read_order(self.logits(x), spans)
 
 
 def read_order(scores: np.ndarray, spans: Sequence[Sequence[Span]]) -> list[int]:
