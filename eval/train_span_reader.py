@@ -1,10 +1,12 @@
 """Fine-tune the reader's span model and ship it as an int8 ONNX file.
 
-    python -m eval.train_span_reader              # about 30-40 minutes on 2 cores
+    python -m eval.train_span_reader --hard-negatives --no-written   # the shipped file, ~33 min on 2 cores
     python -m eval.train_span_reader --limit 64 --epochs 1 --out /tmp/span   # a smoke run
 
 Data: the SQuAD subset in ../shared/datasets/squad_subset (each answer's sentence, and for each
-question one other sentence of its paragraph that does not answer it, or ``--negatives N``) and
+question one other sentence of its paragraph that does not answer it, or ``--negatives N``;
+with ``--hard-negatives`` the first of them is the near miss, the sentence that shares most of
+the question's words, and so is an unanswerable question's sentence) and
 the training part of our written questions (eval/written/README.md: held-out questions never
 train). Each example is one question with one sentence, as the service asks it. The encoder
 starts from the packaged all-MiniLM-L6-v2; the result is exported to ONNX, quantised to int8
@@ -26,6 +28,7 @@ import numpy as np
 from eval.reader_data import _read_squad
 from eval.written import corpus_by_url, rtqa_questions, seed_questions
 from index.sentences import sentence_spans
+from index.words import content_words
 from service.reader.models import MODELS_DIR, sha256
 from service.reader.span_model import NAME, encode_pairs
 
@@ -36,17 +39,18 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return list(sentence_spans(text))
 
 
-def squad_pairs(split: str, limit: int | None, rng: random.Random,
-                negatives: int = 1) -> list[tuple[str, str, tuple[int, int] | None]]:
+def squad_pairs(split: str, limit: int | None, rng: random.Random, negatives: int = 1,
+                hard: bool = False) -> list[tuple[str, str, tuple[int, int] | None]]:
     """(question, sentence, answer span in the sentence or None) from SQuAD: each answer's
-    sentence, and ``negatives`` other sentences of its paragraph (as many as it has)."""
+    sentence, and ``negatives`` other sentences of its paragraph (as many as it has); an
+    unanswerable question with one sentence of its paragraph. ``hard``: see ``_negatives``."""
     out = []
     for r in _read_squad(split)[:limit]:
         ctx = r["context"]
         spans = _sentences(ctx)
         if r.get("is_impossible") or not r["answers"]:
             if spans:
-                a, b = rng.choice(spans)
+                a, b = _negatives(r["question"], ctx, spans, 1, rng, hard)[0]
                 out.append((r["question"], ctx[a:b], None))
             continue
         ans = r["answers"][0]
@@ -56,10 +60,24 @@ def squad_pairs(split: str, limit: int | None, rng: random.Random,
             continue  # the answer crosses a sentence boundary
         out.append((r["question"], ctx[home[0] : home[1]], (s0 - home[0], s1 - home[0])))
         others = [s for s in spans if s != home]
-        picked = [rng.choice(others)] if negatives == 1 and others else rng.sample(
-            others, min(negatives, len(others)))
+        picked = _negatives(r["question"], ctx, others, negatives, rng, hard) if others else []
         out += [(r["question"], ctx[a:b], None) for a, b in picked]
     return out
+
+
+def _negatives(question: str, text: str, spans: list[tuple[int, int]], n: int,
+               rng: random.Random, hard: bool) -> list[tuple[int, int]]:
+    """``n`` of ``spans`` (sentences that do not answer ``question``), drawn at random; with
+    ``hard``, the first is the one sharing most of the question's words (ties drawn at random):
+    the near miss a reader must learn to refuse ("British troops" against a sentence about US
+    troops), where a random sentence of the paragraph is mostly an easy refusal."""
+    if not hard:
+        return [rng.choice(spans)] if n == 1 else rng.sample(spans, min(n, len(spans)))
+    words = set(content_words(question))
+    shared = [(len(words & set(content_words(text[a:b]))), rng.random()) for a, b in spans]
+    first = max(range(len(spans)), key=shared.__getitem__)
+    rest = spans[:first] + spans[first + 1 :]
+    return [spans[first], *rng.sample(rest, min(n - 1, len(rest)))]
 
 
 def written_pairs(rng: random.Random) -> list[tuple[str, str, tuple[int, int] | None]]:
@@ -146,14 +164,18 @@ def evaluate(predict, rows) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.train_span_reader", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--epochs", type=float, default=2.0, help="Passes over the pairs (default 2).")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N SQuAD questions (a smoke run).")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--batch", type=int, default=32, help="Pairs per step (default 32).")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Peak learning rate (default 1e-4).")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR,
+                        help="Folder for span_reader.onnx and .json (default: the shipped models).")
     parser.add_argument("--no-written", action="store_true", help="SQuAD only.")
     parser.add_argument("--negatives", type=int, default=1, metavar="N",
                         help="Sentences of the paragraph that do not answer, per SQuAD question.")
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="The first of them (and an unanswerable question's sentence) is the "
+                             "one sharing most of the question's words, not a random one.")
     args = parser.parse_args(argv)
 
     import torch
@@ -171,11 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = Tokenizer.from_file(default_paths()[1])
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    train_pairs = squad_pairs("train", args.limit, rng, args.negatives)
+    train_pairs = squad_pairs("train", args.limit, rng, args.negatives, args.hard_negatives)
     if not args.no_written:
         train_pairs += written_pairs(rng)
-    dev_pairs = squad_pairs("dev", (args.limit // 2) if args.limit else 3000, random.Random(SEED + 1))
+    n_dev = (args.limit // 2) if args.limit else 3000
+    dev_pairs = squad_pairs("dev", n_dev, random.Random(SEED + 1))
+    # The same dev questions against their near-miss sentences: what declining is about.
+    hard_pairs = [p for p in squad_pairs("dev", n_dev, random.Random(SEED + 1), hard=True) if p[2] is None]
     train, dev = _targets(tokenizer, train_pairs), _targets(tokenizer, dev_pairs)
+    hard_dev = _targets(tokenizer, hard_pairs)
     print(f"{len(train)} training pairs, {len(dev)} dev pairs ({time.time() - t0:.0f}s)", flush=True)
 
     model = AutoModelForQuestionAnswering.from_pretrained(resolve_model_path(DEFAULT_MODEL))
@@ -214,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                       attention_mask=torch.from_numpy(mask))
         return o.start_logits.numpy(), o.end_logits.numpy()
 
-    figures = {"torch": evaluate(torch_predict, dev)}
+    figures = {"torch": evaluate(torch_predict, dev),
+               "torch_near_misses": evaluate(torch_predict, hard_dev)}
     print("dev (torch):", figures["torch"], flush=True)
     path = export(model, args.out)
     import onnxruntime as ort
@@ -225,14 +252,18 @@ def main(argv: list[str] | None = None) -> int:
         return tuple(session.run(None, {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}))
 
     figures["onnx_int8"] = evaluate(onnx_predict, dev)
+    figures["onnx_int8_near_misses"] = evaluate(onnx_predict, hard_dev)
     print("dev (int8 onnx):", figures["onnx_int8"], flush=True)
     meta = {
         "name": NAME, "sha256": sha256(path), "base_model": DEFAULT_MODEL,
         "trained_on": {"squad_subset_train_questions": args.limit or "all",
                        "written_training_questions": not args.no_written,
+                       "negatives": args.negatives, "hard_negatives": args.hard_negatives,
                        "pairs": len(train)},
         "epochs": args.epochs, "learning_rate": args.lr, "batch": args.batch, "seed": SEED,
-        "dev": {"data": "squad_subset dev, first 3000 questions, one sentence each", **figures},
+        "dev": {"data": "squad_subset dev, first 3000 questions, one sentence each; near misses: "
+                        "each question against the non-answering sentence sharing most of its words",
+                **figures},
         "command": "python -m eval.train_span_reader " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seconds": round(time.time() - t0),
     }

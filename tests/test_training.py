@@ -4,6 +4,7 @@ model files the service loads (full training is not part of CI; see eval/README.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -59,10 +60,27 @@ def test_train_reader_quick_writes_models_the_service_loads(tmp_path):
 @needs_data
 def test_train_span_reader_smoke_run_writes_a_checked_onnx_file(tmp_path):
     _run("eval.train_span_reader", "--limit", "16", "--epochs", "1", "--batch", "8", "--no-written",
-         "--negatives", "2", "--out", str(tmp_path))
+         "--negatives", "2", "--hard-negatives", "--out", str(tmp_path))
     span = SpanModel.load(tmp_path)
     assert span.meta["sha256"] == models.sha256(tmp_path / "span_reader.onnx")
     assert len(span.score("How many buses?", ["The council bought 120 buses."])) == 1
+
+
+def test_the_hard_negative_is_the_sentence_that_shares_most_of_the_questions_words():
+    from eval.train_span_reader import _negatives
+
+    text = ("Britain keeps 400 trainers in Jordan. Washington has 2,500 soldiers in Iraq. "
+            "The coalition was formed in 2014.")
+    spans = [(0, 37), (38, 78), (79, 112)]
+    question = "How many British soldiers are deployed in Iraq?"
+    for seed in range(5):
+        rng = random.Random(seed)
+        assert _negatives(question, text, spans, 1, rng, hard=True) == [(38, 78)]
+        two = _negatives(question, text, spans, 2, rng, hard=True)
+        assert two[0] == (38, 78) and two[1] in spans and two[1] != two[0]
+    # without ``hard`` the draw is the shipped recipe's: the rng's own choice
+    assert _negatives(question, text, spans, 1, random.Random(3), hard=False) == \
+        [random.Random(3).choice(spans)]
 
 
 def _example(answers: list[str]) -> Example:
