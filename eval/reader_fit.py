@@ -311,7 +311,8 @@ def choose(cands: Candidates, logits: np.ndarray, examples: Sequence[Example]) -
         z = logits[rows]
         top = int(np.argmax(z))
         texts = [cands.texts[r] for r in rows]
-        st = standing(z, answer_groups(texts), top, cands.x[rows], len(ex.sentences))
+        st = standing(z, answer_groups(texts), top, cands.x[rows], len(ex.sentences),
+                      len(ex.question.words))
         out.append(Choice(i, int(rows[top]), texts[top], st))
     return out
 

@@ -53,8 +53,7 @@ def harbor(tmp_path_factory, nlp):
         missed("Under what condition will the council keep reviewing the project?",
                "as long as federal funding continues", gives="federal funding"),
         ("What kind of buses will replace the diesel fleet?", "120 electric buses"),
-        missed("Where will the buses be charged?", "at two depots on the east side of the city",
-               gives="two depots"),
+        ("Where will the buses be charged?", "at two depots on the east side of the city"),
         missed("What is the role of the Riverton Transit Authority?", "runs the buses",
                gives="the agency that runs the buses"),  # an activity
     ],
@@ -109,8 +108,10 @@ def test_a_second_unseen_article(harbor, question, expected):
 
 
 def test_a_question_ending_on_a_preposition_takes_that_prepositions_object(harbor):
-    # "paid for by?": the charity after "by", not the city fused to it
-    assert harbor.ask("Which charity was the grain paid for by?").answer.startswith("a Geneva-based charity")
+    # "paid for by?": the charity after "by" (as the article describes it, or by its name), not
+    # the city fused to it
+    charity = harbor.ask("Which charity was the grain paid for by?").answer
+    assert charity == "Open Harbours" or charity.startswith("a Geneva-based charity")
     assert harbor.ask("What was the city cut off from?").answer == "the south"
 
 
@@ -145,8 +146,6 @@ def test_a_which_question_takes_the_name_the_sentence_gives_as_its_kind(tmp_path
     assert _answer_from(tmp_path, nlp, article, question) == "monkeypox"
 
 
-@pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives "
-                   "\"the painting's frame\"")
 def test_a_which_question_reads_a_name_by_the_clause_around_it(tmp_path, nlp):
     article = ("# Protest\n\nClimate protesters targeted a copy of Maren Vold's \"The Salt Harvest\" "
                "at a gallery in Oslo on Tuesday, gluing themselves to the painting's frame.\n\nThe "

@@ -12,7 +12,7 @@ from service.reader.evidence import Question, Sentence
 from service.reader.extractive import ExtractiveReader
 from service.reader.features import FEATURES, coverage
 from service.reader.order import NAME, ORDER_FEATURES, SentenceOrder, read_order
-from service.reader.ranker import Calibrator, Ranker
+from service.reader.ranker import CALIBRATION_FEATURES, Calibrator, Ranker
 from service.reader.span_model import SpanModel
 from service.reader.spans import Span, candidates
 from service.reader.types import TypeModel
@@ -85,3 +85,22 @@ def test_each_candidate_is_weighed_with_its_own_sentences_coverage_whatever_the_
     assert place[0] != 0  # it does read them in another order than the caller's
     expected = np.array([own[place[r]] for r in read_at], np.float32)
     assert np.array_equal(x[:, FEATURES.index("cov")], expected)
+
+
+@pytest.mark.integration
+def test_the_calibrator_reads_the_length_of_the_question_it_was_asked(nlp):
+    """Training gives the calibrator log(1 + the question's words) (eval/reader_fit.choose);
+    serving must give it the same, for the best candidate and for its rivals."""
+    texts = [TROOPS, *OTHER]
+    sentences = [Sentence(i, t, rows, 0.6 - 0.1 * i)
+                 for i, (t, rows) in enumerate(zip(texts, annotate(nlp, texts), strict=True))]
+    calibrator, seen = Calibrator.load(), []
+    confidence = calibrator.confidence
+    calibrator.confidence = lambda row: seen.append(row) or confidence(row)
+    reader = ExtractiveReader(TypeModel.load(), SpanModel.load(), Ranker.load(), calibrator)
+    for text in ("How many US troops are in Iraq?", "so how many troops does washington keep in iraq"):
+        seen.clear()
+        question = Question.of(text, np.zeros(384, np.float32), lambda s: 1.0)
+        assert reader.read(question, sentences).candidates and len(seen) > 1
+        at = CALIBRATION_FEATURES.index("q_words")
+        assert {float(row[at]) for row in seen} == {float(np.log1p(len(question.words)))}

@@ -78,7 +78,8 @@ class ExtractiveReader:
         groups = answer_groups(texts)
         order = np.argsort(-logits, kind="stable")
         top = int(order[0])
-        confidence = self.calibrator.confidence(standing(logits, groups, top, x, len(sentences)))
+        n, q_words = len(sentences), len(question.words)
+        confidence = self.calibrator.confidence(standing(logits, groups, top, x, n, q_words))
         found: list[Found] = []
         seen: set[tuple[str, ...]] = set()
         for r in order:
@@ -88,7 +89,7 @@ class ExtractiveReader:
             seen.add(key)
             si, span = which[r]
             conf = confidence if r == top else (
-                self.calibrator.confidence(standing(logits, groups, int(r), x, len(sentences)))
+                self.calibrator.confidence(standing(logits, groups, int(r), x, n, q_words))
                 if len(found) < RIVALS else 0.0)
             found.append(Found(place[si], span.start, span.end, texts[r], KINDS[span.kind],
                                float(logits[r]), conf))

@@ -22,7 +22,7 @@ RANKER = "ranker"
 CALIBRATOR = "calibrator"
 # What the calibrator reads about the best candidate of a question.
 CALIBRATION_FEATURES = ("logit", "margin", "share", "cov", "dense", "type_p", "n_sentences",
-                        "q_absent", "span")
+                        "q_absent", "span", "q_words")
 _AT = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -158,9 +158,10 @@ def answer_groups(texts: Sequence[str]) -> np.ndarray:
 
 
 def standing(logits: np.ndarray, groups: np.ndarray, top: int, features: np.ndarray,
-             n_sentences: int) -> np.ndarray:
+             n_sentences: int, question_words: int) -> np.ndarray:
     """The calibrator's inputs for candidate ``top``: see ``CALIBRATION_FEATURES``. ``groups``:
-    ``answer_groups`` of the candidates' texts.
+    ``answer_groups`` of the candidates' texts; ``question_words``: how long the question is
+    (a quiz question's long preamble matches its evidence in other ways than a short one).
 
     ``margin`` is the lead over the best candidate that gives a different answer (a span of
     the same words elsewhere is the same answer, not a rival)."""
@@ -170,8 +171,8 @@ def standing(logits: np.ndarray, groups: np.ndarray, top: int, features: np.ndar
     share = float(e[same].sum() / e.sum())
     row = features[top]
     return np.array([logits[top], min(margin, 10.0), share, row[_AT["cov"]], row[_AT["dense"]],
-                     row[_AT["type_p"]], n_sentences, row[_AT["q_absent"]], row[_AT["span"]]],
-                    dtype=np.float64)
+                     row[_AT["type_p"]], n_sentences, row[_AT["q_absent"]], row[_AT["span"]],
+                     np.log1p(question_words)], dtype=np.float64)
 
 
 def _norm(text: str) -> str:
