@@ -73,6 +73,8 @@ def _negatives(question: str, text: str, spans: list[tuple[int, int]], n: int,
     troops), where a random sentence of the paragraph is mostly an easy refusal."""
     if not hard:
         return [rng.choice(spans)] if n == 1 else rng.sample(spans, min(n, len(spans)))
+    if n < 1 or not spans:
+        return []
     words = set(content_words(question))
     shared = [(len(words & set(content_words(text[a:b]))), rng.random()) for a, b in spans]
     first = max(range(len(spans)), key=shared.__getitem__)
@@ -158,8 +160,8 @@ def evaluate(predict, rows) -> dict:
             else:
                 n_pos += 1
                 hit += best_s == s[i] and best_e == e[i]
-    return {"exact_span": hit / max(n_pos, 1), "answering_pairs": n_pos,
-            "no_answer_right": none_ok / max(n_neg, 1), "other_pairs": n_neg}
+    out = {"exact_span": hit / n_pos, "answering_pairs": n_pos} if n_pos else {}
+    return {**out, "no_answer_right": none_ok / max(n_neg, 1), "other_pairs": n_neg}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,7 +78,8 @@ def test_the_hard_negative_is_the_sentence_that_shares_most_of_the_questions_wor
         assert _negatives(question, text, spans, 1, rng, hard=True) == [(38, 78)]
         two = _negatives(question, text, spans, 2, rng, hard=True)
         assert two[0] == (38, 78) and two[1] in spans and two[1] != two[0]
-    # without ``hard`` the draw is the shipped recipe's: the rng's own choice
+    assert _negatives(question, text, spans, 0, random.Random(0), hard=True) == []
+    # without ``hard`` the draw is the old recipe's: the rng's own choice
     assert _negatives(question, text, spans, 1, random.Random(3), hard=False) == \
         [random.Random(3).choice(spans)]
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from eval.reader_data import held_out
+from eval.realtimeqa import DEFAULT_DIR as RTQA_DIR
 from eval.written import EVAL_DIR, HELD_OUT_FILES, RTQA_FILES, rtqa_questions
 from index.records import Document
 
@@ -22,6 +25,15 @@ def test_a_held_out_file_asks_about_articles_no_training_file_asks_about():
         assert urls
         for other in set(RTQA_FILES) - set(HELD_OUT_FILES):
             assert not urls & {r["url"] for r in _records(other)}, (name, other)
+
+
+@pytest.mark.skipif(not (RTQA_DIR / "dev.jsonl").is_file(), reason=f"needs RealTime QA at {RTQA_DIR}")
+def test_a_held_out_file_asks_about_no_gold_article_of_the_realtimeqa_questions_that_train():
+    gold = {u for line in (RTQA_DIR / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip() for u in json.loads(line)["gold_urls"]}
+    assert gold
+    for name in HELD_OUT_FILES:
+        assert not {r["url"] for r in _records(name)} & gold
 
 
 def test_written_files_hold_offsets_not_article_text():
