@@ -71,7 +71,7 @@ def _negatives(question: str, text: str, spans: list[tuple[int, int]], n: int,
     ``hard``, the first is the one sharing most of the question's words (ties drawn at random):
     the near miss a reader must learn to refuse ("British troops" against a sentence about US
     troops), where a random sentence of the paragraph is mostly an easy refusal."""
-    if not hard:
+    if not hard:  # one by ``choice``: the draws of the recipe before ``--negatives``
         return [rng.choice(spans)] if n == 1 else rng.sample(spans, min(n, len(spans)))
     if n < 1 or not spans:
         return []

@@ -81,7 +81,7 @@ def featurize(
         covered = [coverage(s.tokens, question) for s in sentences]
     best_cov = max(covered)
     # The question's words no evidence sentence holds ("British" troops): weighs on confidence.
-    held = set().union(*({int(k) for k in s.tokens["key"]} for s in sentences))
+    held = set().union(*(s.tokens["key"].tolist() for s in sentences))
     absent = sum(w for k, w in question.keys.items() if k not in held) / total
     wh = question.wh if question.wh in WH_CLASSES else ""
     logp = np.log(kind_probs + 1e-4)
