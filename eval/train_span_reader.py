@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hard-negatives", action="store_true",
                         help="The first of them (and an unanswerable question's sentence) is the "
                              "one sharing most of the question's words, not a random one.")
+    parser.add_argument("--keep-fp32", action="store_true",
+                        help="Keep the float ONNX model (span_reader.fp32.onnx) beside the int8 one.")
     args = parser.parse_args(argv)
 
     import torch
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {"torch": evaluate(torch_predict, dev),
                "torch_near_misses": evaluate(torch_predict, hard_dev)}
     print("dev (torch):", figures["torch"], flush=True)
-    path = export(model, args.out)
+    path = export(model, args.out, keep_fp32=args.keep_fp32)
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -274,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def export(model, out: Path) -> Path:
-    """ONNX with dynamic batch and length, then int8 weights (dynamic quantisation)."""
+def export(model, out: Path, keep_fp32: bool = False) -> Path:
+    """ONNX with dynamic batch and length, then int8 weights (dynamic quantisation);
+    ``keep_fp32``: leave the float model beside it (to measure what quantising costs)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -293,7 +296,8 @@ def export(model, out: Path) -> Path:
     )
     path = out / f"{NAME}.onnx"
     quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
-    fp32.unlink()
+    if not keep_fp32:
+        fp32.unlink()
     return path
 
 

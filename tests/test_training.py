@@ -60,9 +60,11 @@ def test_train_reader_quick_writes_models_the_service_loads(tmp_path):
 @needs_data
 def test_train_span_reader_smoke_run_writes_a_checked_onnx_file(tmp_path):
     _run("eval.train_span_reader", "--limit", "16", "--epochs", "1", "--batch", "8", "--no-written",
-         "--negatives", "2", "--hard-negatives", "--out", str(tmp_path))
+         "--negatives", "2", "--hard-negatives", "--keep-fp32", "--out", str(tmp_path))
     span = SpanModel.load(tmp_path)
     assert span.meta["sha256"] == models.sha256(tmp_path / "span_reader.onnx")
+    # the float model stays beside it, to measure what quantising costs
+    assert (tmp_path / "span_reader.fp32.onnx").stat().st_size > 2 * (tmp_path / "span_reader.onnx").stat().st_size
     assert len(span.score("How many buses?", ["The council bought 120 buses."])) == 1
 
 
