@@ -116,7 +116,7 @@ def _targets(tokenizer, pairs):
     """Encoded pairs with start/end piece positions (0 = [CLS]: no answer in this sentence)."""
     rows = []
     for question, sentence, answer in pairs:
-        ids, types, mask, places = encode_pairs(tokenizer, question, [sentence])
+        ids, types, _mask, places = encode_pairs(tokenizer, question, [sentence])
         first, offsets = places[0]
         start = end = 0
         if answer is not None:

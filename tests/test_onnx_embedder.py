@@ -50,7 +50,7 @@ def test_onnx_vectors_match_the_reference_model(both):
 
 
 def test_onnx_and_reference_rank_sentences_alike(both):
-    texts, onnx, reference = both
+    _texts, onnx, reference = both
     queries = ["How many US troops are in Iraq?", "Who is the mayor?", "When did the talks open?",
                "How much will the plan cost?", "Which agency runs the buses?"]
     q_onnx, q_ref = OnnxEmbedder().embed(queries), SentenceTransformerEmbedder().embed(queries)

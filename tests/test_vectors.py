@@ -23,7 +23,7 @@ def test_faiss_topk_matches_bruteforce_numpy(n, dim, k):
 
 def test_k_is_capped_and_validated():
     index = VectorIndex(np.eye(3, dtype=np.float32))
-    scores, ids = index.search(np.array([1, 0, 0], dtype=np.float32), k=10)
+    _scores, ids = index.search(np.array([1, 0, 0], dtype=np.float32), k=10)
     assert ids.tolist() == [[0, 1, 2]] or ids[0, 0] == 0
     assert ids.shape == (1, 3)
     with pytest.raises(ValueError, match="k must be at least 1"):
@@ -31,7 +31,7 @@ def test_k_is_capped_and_validated():
 
 
 def test_empty_index_returns_nothing():
-    scores, ids = VectorIndex(np.zeros((0, 4), dtype=np.float32)).search(np.ones(4), k=3)
+    _scores, ids = VectorIndex(np.zeros((0, 4), dtype=np.float32)).search(np.ones(4), k=3)
     assert ids.shape == (1, 0)
 
 
