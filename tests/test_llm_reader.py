@@ -92,6 +92,15 @@ def test_the_real_small_model_in_process_gives_a_verified_span_or_falls_back(smo
 
 
 @pytest.mark.llm
+def test_the_in_process_model_answers_without_logging_every_slot_operation(smollm, capfd):
+    capfd.readouterr()
+    GgufChat(str(smollm), threads=1)([{"role": "user", "content": "Say yes."}])
+    err = capfd.readouterr().err
+    # llama.cpp's default verbosity wrote a dozen lines per question (and ~100 at load) to stderr
+    assert "slot" not in err and len(err.splitlines()) < 5, err[-500:]
+
+
+@pytest.mark.llm
 def test_the_real_small_model_over_http_through_the_chat_completions_protocol(smollm):
     import xllamacpp
 

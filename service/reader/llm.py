@@ -176,6 +176,7 @@ class GgufChat:
         params.model.path = self.path
         params.n_ctx = self.context
         params.cpuparams.n_threads = self.threads
+        params.verbosity = 0  # llama.cpp otherwise logs every slot operation of every question
         return xllamacpp.Server(params)
 
     def __call__(self, messages: list[dict]) -> str:
