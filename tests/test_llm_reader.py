@@ -57,6 +57,8 @@ def test_none_declines_with_the_reason():
     (lambda m: time.sleep(2) or "C1", "did not answer within 0.2 s"),
     (lambda m: 1 / 0, "failed (division by zero)"),
     (lambda m: "Three thousand troops", "is not a span of the evidence"),
+    # a span, but no candidate: the top's 0.8 belongs to another answer
+    (lambda m: "in baghdad", "not one of the candidates the calibrator can score"),
 ])
 def test_every_failure_falls_back_on_the_extractive_reader_with_a_notice(chat, notice):
     reading = LLMReader(chat, _Extractive(), timeout=0.2).read(QUESTION, SENTENCES)

@@ -6,7 +6,8 @@ accepted only as a span of an evidence sentence (a number names one by construct
 phrase must be found there, verbatim up to case); anything else, a NONE, an error or a timeout
 makes the reply fall back on what the extractive reader found, with a notice saying so. The
 confidence stays the extractive calibrator's for that span, so the same abstention rule keeps
-the model from answering what the articles do not say.
+the model from answering what the articles do not say; a copied phrase that is none of the
+extractive reader's candidates has no calibrated confidence and falls back too.
 
 Two ways to reach a model: any OpenAI-compatible chat endpoint (``SOURCED_LLM_URL``, e.g.
 Ollama's ``http://localhost:11434/v1``, vLLM, llama.cpp's server; ``SOURCED_LLM_MODEL``,
@@ -128,10 +129,15 @@ class LLMReader:
                                         "span of the evidence; this is the extractive reader's answer.")
         same = next((c for c in base.candidates if value_tokens(c.text) == value_tokens(chosen.text)
                      and c.sentence == chosen.sentence), None)
-        confidence = same.confidence if same is not None else base.confidence
-        picked = replace(chosen, kind=same.kind if same else chosen.kind, confidence=confidence)
+        if same is None:
+            # Its confidence would be borrowed from another answer: only a candidate's is calibrated.
+            return replace(base, notice=f"The LLM reader's answer ({chosen.text[:80]!r}) is not one of "
+                                        "the candidates the calibrator can score; this is the "
+                                        "extractive reader's answer.")
+        picked = replace(chosen, kind=same.kind, confidence=same.confidence)
         rest = [c for c in base.candidates if c is not same]
-        return Reading([picked, *rest], confidence, base.expected_type, abstain_below=base.abstain_below)
+        return Reading([picked, *rest], same.confidence, base.expected_type,
+                       abstain_below=base.abstain_below)
 
 
 class HttpChat:
