@@ -16,7 +16,7 @@ import pytest
 
 from service.reader.base import Found, Reading
 from service.reader.evidence import Question, Sentence
-from service.reader.llm import GgufChat, HttpChat, LLMReader, interpret
+from service.reader.llm import GgufChat, HttpChat, LLMReader, interpret, prompt
 
 SENTENCES = [Sentence(0, "Washington has 2,500 soldiers in Iraq and some 900 troops in Syria.", np.zeros(0), 0.9),
              Sentence(1, "The talks resumed on Sunday in Baghdad.", np.zeros(0), 0.5)]
@@ -33,8 +33,8 @@ class _Extractive:
 
 
 @pytest.mark.parametrize(("reply", "expected"), [
-    ("C2", "some 900"), ("c1.", "2,500"), ("2,500", "2,500"), ("in baghdad", "in Baghdad"),
-    ("NONE", "none"), ("The answer is probably 3,000", None), ("C9", None),
+    ("Some 900", "some 900"), ("- 2,500.", "2,500"), ("2,500", "2,500"), ("in baghdad", "in Baghdad"),
+    ("NONE", "none"), ("The answer is probably 3,000", None), ("C2", None),
 ])
 def test_a_reply_counts_only_as_a_span_of_the_evidence(reply, expected):
     got = interpret(reply, SENTENCES, CANDIDATES)
@@ -43,8 +43,17 @@ def test_a_reply_counts_only_as_a_span_of_the_evidence(reply, expected):
         assert SENTENCES[got.sentence].text[got.start : got.end] == got.text
 
 
+def test_the_prompt_lists_the_candidates_to_copy_not_to_number():
+    text = prompt(QUESTION, SENTENCES, CANDIDATES)[-1]["content"]
+    assert "- 2,500\n- some 900\n" in text and "C1" not in text and "S2. The talks" in text
+
+
+def test_a_copied_candidate_is_that_candidate():
+    assert interpret("SOME 900", SENTENCES, CANDIDATES) is CANDIDATES[1]
+
+
 def test_a_chosen_candidate_keeps_the_extractive_confidence():
-    reading = LLMReader(lambda m: "C2", _Extractive()).read(QUESTION, SENTENCES)
+    reading = LLMReader(lambda m: "some 900", _Extractive()).read(QUESTION, SENTENCES)
     assert reading.best.text == "some 900" and reading.confidence == 0.6 and reading.notice is None
 
 
@@ -54,7 +63,7 @@ def test_none_declines_with_the_reason():
 
 
 @pytest.mark.parametrize(("chat", "notice"), [
-    (lambda m: time.sleep(2) or "C1", "did not answer within 0.2 s"),
+    (lambda m: time.sleep(2) or "2,500", "did not answer within 0.2 s"),
     (lambda m: 1 / 0, "failed (division by zero)"),
     (lambda m: "Three thousand troops", "is not a span of the evidence"),
     # a span, but no candidate: the top's 0.8 belongs to another answer
