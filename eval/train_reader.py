@@ -39,7 +39,7 @@ from sklearn.model_selection import GroupKFold
 
 from eval import reader_fit as fit
 from eval.reader_data import Example, Reading, gold_kinds, span_scores, squad_examples
-from eval.written import HELD_OUT_FILES, Written, corpus_by_url, rtqa_questions, seed_questions
+from eval.written import Written, corpus_by_url, rtqa_questions, seed_questions
 from service.reader import models
 from service.reader.features import FEATURES
 from service.reader.order import ORDER_FEATURES, read_order, sentence_features
@@ -337,9 +337,9 @@ def _by_origin_and_style(choices, examples, conf, threshold: float) -> dict:
             parts[style] = fit.summary(
                 choices, examples, conf, threshold,
                 select=lambda e, o=origin, s=style: e.origin == o and e.style == s)
-        # a file written to test fitted models is reported alone too (eval/written/README.md)
-        for source in sorted({e.meta.get("source") for e in examples if e.origin == origin}
-                             & set(HELD_OUT_FILES)):
+        # each file alone too: files written later compare old and new models on the same
+        # questions (eval/written/README.md)
+        for source in sorted({e.meta.get("source") for e in examples if e.origin == origin} - {None}):
             parts[f"file={source}"] = fit.summary(
                 choices, examples, conf, threshold,
                 select=lambda e, o=origin, f=source: e.origin == o and e.meta.get("source") == f)
