@@ -55,7 +55,7 @@ def harbor(tmp_path_factory, nlp):
         ("What kind of buses will replace the diesel fleet?", "120 electric buses"),
         ("Where will the buses be charged?", "at two depots on the east side of the city"),
         missed("What is the role of the Riverton Transit Authority?", "runs the buses",
-               gives="the agency that runs the buses"),  # an activity
+               gives=None),  # an activity
     ],
 )
 def test_each_question_form_gets_a_phrase_of_its_shape(engine, question, expected):
@@ -71,7 +71,7 @@ def test_each_question_form_gets_a_phrase_of_its_shape(engine, question, expecte
     "question",
     [
         "What is the name of the governor of Ohio?",
-        missed("How many buses will Springfield buy?", gives="120"),  # Riverton's, at 0.46
+        missed("How many buses will Springfield buy?", gives="two"),  # the depots' count, at 0.36
         missed("Who is the chief executive of Northline Motors?", gives="The Riverton Transit Authority"),  # the named people are a mayor and a council member
     ],
 )
@@ -81,7 +81,7 @@ def test_questions_the_article_does_not_answer_abstain(engine, question):
 
 
 @pytest.mark.xfail(strict=True, reason="the learned reader (python -m eval.train_reader) gives "
-                   "Riverton's bus count, '120' (it declines below 0.19)")
+                   "'40', the first order of buses, at 0.38 (it declines below 0.33)")
 def test_a_count_of_something_else_abstains(engine):
     assert engine.ask("How many trams will Riverton buy?").answer is None
 
@@ -91,8 +91,8 @@ def test_a_count_of_something_else_abstains(engine):
     [
         # A name fused to a participle ("the Kenyan-led mission") is read with the noun it
         # modifies; it used to be read alone and lost to "gulf".
-        missed("Which country leads the naval mission?", "Kenyan", gives="Egypt"),
-        missed("Where is the charity that paid for the grain based?", "Geneva", gives="Geneva-based"),
+        missed("Which country leads the naval mission?", "Kenyan", gives="Egypt, Oman and Portugal"),
+        missed("Where is the charity that paid for the grain based?", "Geneva", gives="Open Harbours"),
         ("How much grain did the ships bring?", "some 4,000 tonnes"),
         # A name that says what it is does not repeat the question (it lost to "Thursday").
         ("Which national park did the storms close?", "Tsavo National Park"),
