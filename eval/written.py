@@ -21,10 +21,10 @@ from index.records import Document
 EVAL_DIR = Path(__file__).resolve().parent
 SEED_FILES = ("seed_dev.jsonl", "seed_rephrased.jsonl", "seed_more.jsonl")
 RTQA_FILES = ("written/rtqa_a.jsonl", "written/rtqa_b.jsonl", "written/rtqa_c.jsonl",
-              "written/rtqa_d.jsonl")
+              "written/rtqa_d.jsonl", "written/rtqa_e.jsonl")
 # Written after the models were fitted, to test them: every question held out, on articles no
 # other file asks about.
-HELD_OUT_FILES = ("written/rtqa_c.jsonl",)
+HELD_OUT_FILES = ("written/rtqa_c.jsonl", "written/rtqa_e.jsonl")
 
 
 @dataclass(frozen=True)
